@@ -1,0 +1,996 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, embedsignature=True
+"""The C twin of ``_wire_py``: the same functions, names, result classes and
+exceptions, for the hot path (framing, UPDATE walk, MP_REACH/MP_UNREACH,
+prefixes, EVPN routes, communities, PMSI, AS_PATH, packing UPDATEs, columnar
+decode).  What is not hot (OPEN, NOTIFICATION, rare attributes, single
+message encoders) is taken from ``_wire_py`` itself, so it is the same code.
+
+Bounds: the module is compiled with ``boundscheck(False)``; every index into
+a wire buffer is preceded by an explicit length check against the end of
+the structure it belongs to (the comments name which), exactly as in
+``_wire_py``.  ``differential`` tests prove both twins agree.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.object cimport PyTypeObject
+from cpython cimport array
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
+from libc.string cimport memcpy, memcmp
+
+import array as _array_mod
+import socket as _socket
+
+from . import _wire_py as _py
+from .attributes import (ClusterList, Communities, ExtCommunities, LocalPref, Med,
+                         MpReachNlri, MpUnreachNlri, NextHop, Origin, OriginatorId,
+                         PmsiTunnel, UnknownAttribute, AsPath)
+from .attributes import Attributes as _Attributes
+from .columns import EvpnColumns, WITHDRAWN, NO_LABEL
+from .constants import ATTR_DEFAULT_FLAGS, AttrType, ErrorAction
+from .context import DEFAULT_CONTEXT, Context
+from .errors import BGPError, MessageHeaderError, UpdateMessageError
+from .messages import Keepalive, Notification, UnknownMessage, Update
+from .routes import (EVPN_ROUTE_CLASSES, AddPathEvpnRoute, Ipv4Prefix, Ipv4PrefixAddPath,
+                     Ipv6Prefix, Ipv6PrefixAddPath, MacIpRoute, RawEvpnRoute, RawNlri)
+from .values import ExtCommunity
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #pragma GCC diagnostic push
+    #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    #endif
+    /* A bytes-subclass instance holding n octets copied from data: what
+       bytes.__new__(cls, data[:n]) gives, without the temporary bytes. */
+    static PyObject *bgpevpn_new_packed(PyTypeObject *t, const char *data, Py_ssize_t n) {
+        PyObject *o = t->tp_alloc(t, n);
+        if (o == NULL) return NULL;
+        memcpy(PyBytes_AS_STRING(o), data, (size_t)n);
+        PyBytes_AS_STRING(o)[n] = 0;
+        ((PyBytesObject *)o)->ob_shash = -1;
+        /* Heap types are always GC types, but a packed route holds no
+           references (no __dict__, empty __slots__): it can never be part of
+           a cycle, so keep it out of the collector's lists.  A million
+           tracked routes would make every collection walk them. */
+        if (PyType_IS_GC(t)) PyObject_GC_UnTrack(o);
+        return o;
+    }
+    #if defined(__GNUC__) || defined(__clang__)
+    #pragma GCC diagnostic pop
+    #endif
+    """
+    object new_packed "bgpevpn_new_packed"(PyTypeObject *t, const char *data, Py_ssize_t n)
+
+IMPLEMENTATION = "c"
+
+# --- shared with the Python twin (not hot) ---------------------------------------
+decode_open = _py.decode_open
+decode_capabilities = _py.decode_capabilities
+decode_route_refresh = _py.decode_route_refresh
+encode_header = _py.encode_header
+encode_message = _py.encode_message
+encode_open_body = _py.encode_open_body
+encode_update_body = _py.encode_update_body
+encode_attribute = _py.encode_attribute
+encode_attribute_value = _py.encode_attribute_value
+end_of_rib = _py.end_of_rib
+next_hop_bytes = _py.next_hop_bytes
+ATTR_ERROR_ACTION = _py.ATTR_ERROR_ACTION
+FAMILY_IPV4_UNICAST = _py.FAMILY_IPV4_UNICAST
+FAMILY_IPV6_UNICAST = _py.FAMILY_IPV6_UNICAST
+FAMILY_EVPN = _py.FAMILY_EVPN
+_PY_PARSERS = _py._ATTR_PARSERS
+
+TAW = ErrorAction.TREAT_AS_WITHDRAW
+DISCARD = ErrorAction.ATTRIBUTE_DISCARD
+AFI_SAFI_DISABLE = ErrorAction.AFI_SAFI_DISABLE
+RESET = ErrorAction.SESSION_RESET
+
+cdef bytes MARKER = b"\xff" * 16
+cdef uint32_t NO_LABEL_C = 0xFFFFFFFF
+cdef int HEADER_LEN = 19
+_ntop = _socket.inet_ntop
+_AF_INET = _socket.AF_INET
+
+cdef PyTypeObject *T_MACIP = <PyTypeObject *>MacIpRoute
+cdef PyTypeObject *T_V4 = <PyTypeObject *>Ipv4Prefix
+cdef PyTypeObject *T_V4P = <PyTypeObject *>Ipv4PrefixAddPath
+cdef PyTypeObject *T_V6 = <PyTypeObject *>Ipv6Prefix
+cdef PyTypeObject *T_V6P = <PyTypeObject *>Ipv6PrefixAddPath
+cdef PyTypeObject *T_EC = <PyTypeObject *>ExtCommunity
+cdef object C_TYPE1 = EVPN_ROUTE_CLASSES[1]
+cdef object C_TYPE3 = EVPN_ROUTE_CLASSES[3]
+cdef object C_TYPE4 = EVPN_ROUTE_CLASSES[4]
+cdef object C_TYPE5 = EVPN_ROUTE_CLASSES[5]
+
+
+cdef inline uint32_t rd16(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 8) | p[1]
+
+
+cdef inline uint32_t rd24(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 16) | (<uint32_t>p[1] << 8) | p[2]
+
+
+cdef inline uint32_t rd32(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+
+cdef inline uint64_t rd64(const uint8_t *p) noexcept nogil:
+    return (<uint64_t>rd32(p) << 32) | rd32(p + 4)
+
+
+cdef inline const uint8_t *_ptr(bytes buf):
+    return <const uint8_t *>PyBytes_AS_STRING(buf)
+
+
+cdef inline bytes _as_bytes(data):
+    return data if type(data) is bytes else bytes(data)
+
+
+# --- framing ---------------------------------------------------------------------------
+
+def check_header(buf, Py_ssize_t pos, Py_ssize_t max_len):
+    """RFC 4271 §4.1/§6.1 (see ``_wire_py.check_header``)."""
+    cdef bytes b = _as_bytes(buf)
+    cdef Py_ssize_t length
+    cdef int mtype
+    if pos < 0 or PyBytes_GET_SIZE(b) - pos < HEADER_LEN:
+        raise MessageHeaderError(2, "message header is truncated", offset=pos)
+    return _check_header(b, _ptr(b), pos, max_len)
+
+
+cdef tuple _check_header(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t max_len):
+    # caller checked that 19 octets are present at pos
+    cdef Py_ssize_t length
+    cdef int mtype, minimum
+    if memcmp(p + pos, PyBytes_AS_STRING(MARKER), 16) != 0:
+        raise MessageHeaderError(1, "marker is not all ones", offset=pos)
+    length = rd16(p + pos + 16)
+    mtype = p[pos + 18]
+    if length < HEADER_LEN or length > max_len:
+        raise MessageHeaderError(2, f"message length {length} outside 19..{max_len}",
+                                 b[pos + 16:pos + 18], offset=pos)
+    minimum = 29 if mtype == 1 else 23 if mtype == 2 else 21 if mtype == 3 else \
+        19 if mtype == 4 else 23 if mtype == 5 else 0
+    if minimum and (length < minimum or (mtype == 4 and length != 19)):
+        raise MessageHeaderError(2, f"{length} octets is not a valid length for message type "
+                                 f"{mtype}", b[pos + 16:pos + 18], offset=pos)
+    return length, mtype
+
+
+def split_messages(buf, Py_ssize_t pos=0, Py_ssize_t max_len=4096):
+    """Frame whole messages (see ``_wire_py.split_messages``)."""
+    cdef bytes b = _as_bytes(buf)
+    cdef const uint8_t *p = _ptr(b)
+    cdef Py_ssize_t end = PyBytes_GET_SIZE(b), length
+    cdef list out = []
+    while end - pos >= HEADER_LEN:
+        length = _check_header(b, p, pos, max_len)[0]
+        if end - pos < length:
+            break
+        out.append((pos, pos + length))
+        pos += length
+    return out, pos
+
+
+def decode_messages(data, context=None):
+    """Decode a buffer holding whole messages (see ``_wire_py.decode_messages``)."""
+    ctx = context or DEFAULT_CONTEXT
+    cdef bytes buf = _as_bytes(data)
+    frames, pos = split_messages(buf, 0, ctx.max_message_length)
+    if pos != PyBytes_GET_SIZE(buf):
+        raise MessageHeaderError(2, f"{PyBytes_GET_SIZE(buf) - pos} octets after the last whole "
+                                 "message (truncated message)", offset=pos)
+    return [decode_frame(buf, s, e, ctx) for s, e in frames]
+
+
+def decode_message(data, context=None):
+    """Decode exactly one whole message."""
+    ctx = context or DEFAULT_CONTEXT
+    cdef bytes buf = _as_bytes(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(buf)
+    if n < HEADER_LEN:
+        raise MessageHeaderError(2, f"{n} octets is shorter than a BGP header", offset=0)
+    length = _check_header(buf, _ptr(buf), 0, ctx.max_message_length)[0]
+    if length != n:
+        raise MessageHeaderError(2, f"length field {length} but {n} octets given",
+                                 buf[16:18], offset=0)
+    return decode_frame(buf, 0, length, ctx)
+
+
+def decode_frame(buf, Py_ssize_t start, Py_ssize_t end, ctx):
+    """Decode the framed message buf[start:end] (header already checked)."""
+    cdef bytes b = _as_bytes(buf)
+    cdef const uint8_t *p = _ptr(b)
+    if start < 0 or end > PyBytes_GET_SIZE(b) or end - start < HEADER_LEN:
+        raise MessageHeaderError(2, "message header is truncated", offset=start)
+    cdef int mtype = p[start + 18]
+    cdef Py_ssize_t length = end - start
+    cdef Py_ssize_t pos = start + HEADER_LEN
+    try:
+        if mtype == 2:
+            return decode_update(b, pos, end, ctx, length)
+        if mtype == 4:
+            return Keepalive(length)
+        if mtype == 1:
+            return decode_open(b, pos, end, length)
+        if mtype == 3:
+            return Notification(p[pos], p[pos + 1], b[pos + 2:end], length)
+        if mtype == 5:
+            return decode_route_refresh(b, pos, end, length)
+        return UnknownMessage(mtype, b[pos:end], length)
+    except BGPError as e:
+        if e.offset is None:
+            e.offset = start
+        raise
+
+
+class MessageReader(_py.MessageReader):
+    """Incremental framing for a byte stream (see ``_wire_py.MessageReader``),
+    decoding with this twin."""
+
+    def _drain(self):
+        while len(self._buf) >= HEADER_LEN:
+            ctx = self.context
+            head = bytes(self._buf[:HEADER_LEN])
+            try:
+                length, _ = check_header(head, 0, ctx.max_message_length)
+            except BGPError as e:
+                e.offset = self.offset
+                raise
+            if len(self._buf) < length:
+                return
+            frame = bytes(self._buf[:length])
+            del self._buf[:length]
+            start = self.offset
+            self.offset += length
+            try:
+                yield decode_frame(frame, 0, length, ctx)
+            except BGPError as e:
+                e.offset = start + (e.offset or 0)
+                raise
+
+
+# --- UPDATE ----------------------------------------------------------------------------
+
+def decode_update(buf, Py_ssize_t pos, Py_ssize_t end, ctx, Py_ssize_t length=0):
+    """RFC 4271 §4.3 with RFC 7606 error handling (see ``_wire_py.decode_update``)."""
+    cdef bytes b = _as_bytes(buf)
+    if end > PyBytes_GET_SIZE(b) or pos < 0 or end - pos < 4:
+        raise UpdateMessageError(1, "UPDATE body shorter than 4 octets", action=RESET)
+    return _decode_update(b, _ptr(b), pos, end, ctx, length, None)
+
+
+cdef object _decode_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, ctx,
+                           Py_ssize_t length, list spans):
+    # spans is None for objects; a list for the columnar path, which then gets
+    # the EVPN NLRI ranges instead of route objects (see _mp_reach)
+    cdef Py_ssize_t wlen, alen
+    wlen = rd16(p + pos)
+    pos += 2
+    if pos + wlen + 2 > end:
+        raise UpdateMessageError(1, f"withdrawn routes length {wlen} overruns the UPDATE",
+                                 action=RESET)
+    add_path = ctx.add_path
+    cdef bint ap4 = FAMILY_IPV4_UNICAST in add_path
+    withdrawn = _prefixes(b, p, pos, pos + wlen, 4, ap4, RESET)
+    pos += wlen
+    alen = rd16(p + pos)
+    pos += 2
+    if pos + alen > end:
+        raise UpdateMessageError(1, f"total path attribute length {alen} overruns the UPDATE",
+                                 action=RESET)
+    items, errors = _attributes(b, p, pos, pos + alen, ctx, spans)
+    nlri = _prefixes(b, p, pos + alen, end, 4, ap4, RESET)
+    update = Update(withdrawn, _Attributes(items), nlri, length)
+    attrs = update.attributes
+    mp = attrs.mp_reach
+    if nlri or (mp is not None and (mp.routes or _announces(spans))):
+        missing = [c for c in (AttrType.ORIGIN, AttrType.AS_PATH) if c not in attrs]
+        if nlri and AttrType.NEXT_HOP not in attrs:
+            missing.append(AttrType.NEXT_HOP)
+        for code in missing:
+            if not any(c == code for c, _ in errors):
+                errors.append((code, UpdateMessageError(
+                    3, f"missing well-known attribute {AttrType(code).name}", bytes([code]),
+                    TAW)))
+    if errors:
+        worst = max(errors, key=lambda ce: ce[1].action)[1]
+        update.malformed = errors
+        worst.update = update
+        raise worst
+    return update
+
+
+cdef bint _announces(list spans):
+    if spans is None:
+        return False
+    for kind, start, end, nh in spans:
+        if kind == 0 and start < end:
+            return True
+    return False
+
+
+def decode_attributes(buf, Py_ssize_t pos, Py_ssize_t end, ctx):
+    """Walk the path attributes in buf[pos:end] (see ``_wire_py.decode_attributes``)."""
+    cdef bytes b = _as_bytes(buf)
+    if end > PyBytes_GET_SIZE(b):
+        raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
+    return _attributes(b, _ptr(b), pos, end, ctx, None)
+
+
+cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, ctx,
+                       list spans):
+    cdef list items = []
+    cdef list errors = []
+    cdef uint64_t seen_lo = 0, seen_hi = 0, seen_bit
+    cdef set seen_other = set()
+    cdef int flags, code, hdr
+    cdef Py_ssize_t alen, vstart, vend
+    cdef bint dup
+    while pos < end:
+        if end - pos < 3:
+            raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
+        flags = p[pos]
+        code = p[pos + 1]
+        if flags & 0x10:
+            if end - pos < 4:
+                raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
+            alen = rd16(p + pos + 2)
+            hdr = 4
+        else:
+            alen = p[pos + 2]
+            hdr = 3
+        vstart = pos + hdr
+        vend = vstart + alen
+        if vend > end:
+            raise UpdateMessageError(1, f"attribute {code} of length {alen} overruns the "
+                                     "path attributes", action=RESET)
+        pos = vend
+        if code < 64:
+            seen_bit = (<uint64_t>1) << code
+            dup = (seen_lo & seen_bit) != 0
+            seen_lo |= seen_bit
+        else:
+            dup = code in seen_other
+            seen_other.add(code)
+        if dup:
+            if code == 14 or code == 15:
+                raise UpdateMessageError(1, f"attribute {code} appears twice", action=RESET)
+            errors.append((code, UpdateMessageError(
+                1, f"attribute {code} appears twice; the first is kept",
+                b[vstart - hdr:vend], DISCARD)))
+            continue
+        parser = _PY_PARSERS.get(code)
+        if parser is None:
+            if not flags & 0x80:
+                raise UpdateMessageError(2, f"unrecognized well-known attribute {code}",
+                                         b[vstart - hdr:vend], RESET)
+            items.append(UnknownAttribute(code, b[vstart:vend], flags))
+            continue
+        if (flags & 0xC0) != (ATTR_DEFAULT_FLAGS[code] & 0xC0):
+            errors.append((code, UpdateMessageError(
+                4, f"attribute {AttrType(code).name} has flags 0x{flags:02x}",
+                b[vstart - hdr:vend], ATTR_ERROR_ACTION[code])))
+            continue
+        try:
+            items.append(_parse_attribute(b, p, code, vstart, vend, flags, ctx, parser, spans))
+        except UpdateMessageError as e:
+            if e.action == RESET:
+                raise
+            errors.append((code, e))
+    return items, errors
+
+
+cdef object _parse_attribute(bytes b, const uint8_t *p, int code, Py_ssize_t vstart,
+                             Py_ssize_t vend, int flags, ctx, parser, list spans):
+    """The hot attributes in C; the others through the Python twin's parser."""
+    cdef Py_ssize_t n = vend - vstart, q
+    cdef list ecs
+    if code == 1 and n == 1 and p[vstart] <= 2:
+        return Origin(p[vstart], flags, b[vstart:vend])
+    if code == 3 and n == 4:
+        return NextHop(_ntop(_AF_INET, b[vstart:vend]), flags, b[vstart:vend])
+    if code == 4 and n == 4:
+        return Med(rd32(p + vstart), flags, b[vstart:vend])
+    if code == 5 and n == 4:
+        return LocalPref(rd32(p + vstart), flags, b[vstart:vend])
+    if code == 9 and n == 4:
+        return OriginatorId(_ntop(_AF_INET, b[vstart:vend]), flags, b[vstart:vend])
+    if code == 16 and n != 0 and n % 8 == 0:
+        ecs = []
+        q = vstart
+        while q < vend:
+            ecs.append(new_packed(T_EC, <const char *>(p + q), 8))
+            q += 8
+        return ExtCommunities(tuple(ecs), flags, b[vstart:vend])
+    if code == 22 and n >= 5:
+        return PmsiTunnel((p[vstart], p[vstart + 1], rd24(p + vstart + 2), b[vstart + 5:vend]),
+                          flags, b[vstart:vend])
+    if code == 14:
+        return _mp_reach(b, p, vstart, vend, flags, ctx, spans)
+    if code == 15:
+        return _mp_unreach(b, p, vstart, vend, flags, ctx, spans)
+    if code == 2 and n == 0:
+        return AsPath((), flags, b"")
+    # everything else, and every malformed case, through the reference parser
+    return parser(b, vstart, vend, flags, ctx)
+
+
+def parse_mp_reach(buf, Py_ssize_t vstart, Py_ssize_t vend, flags, ctx):
+    """RFC 4760 §3 (see ``_wire_py.parse_mp_reach``)."""
+    cdef bytes b = _as_bytes(buf)
+    if vend > PyBytes_GET_SIZE(b):
+        vend = PyBytes_GET_SIZE(b)
+    return _mp_reach(b, _ptr(b), vstart, vend, flags, ctx, None)
+
+
+cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t vend, flags,
+                      ctx, list spans):
+    cdef int afi, safi, nh_len
+    cdef Py_ssize_t q
+    if vend - vstart < 5:
+        raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets", b[vstart:vend],
+                                 AFI_SAFI_DISABLE if vend - vstart >= 3 else RESET)
+    afi = rd16(p + vstart)
+    safi = p[vstart + 2]
+    nh_len = p[vstart + 3]
+    q = vstart + 4 + nh_len
+    if q + 1 > vend:
+        raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
+                                 "attribute", b[vstart:vend], AFI_SAFI_DISABLE)
+    _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
+    if spans is not None and afi == 25 and safi == 70:
+        # columnar path: validate, remember where the routes are, make no objects
+        _columns_check(b, p, q + 1, vend)
+        spans.append((0, q + 1, vend, b[vstart + 4:q]))
+        routes = []
+    else:
+        routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
+    return MpReachNlri((afi, safi, b[vstart + 4:q], routes, p[q]), flags)
+
+
+def parse_mp_unreach(buf, Py_ssize_t vstart, Py_ssize_t vend, flags, ctx):
+    """RFC 4760 §4 (see ``_wire_py.parse_mp_unreach``)."""
+    cdef bytes b = _as_bytes(buf)
+    if vend > PyBytes_GET_SIZE(b):
+        vend = PyBytes_GET_SIZE(b)
+    return _mp_unreach(b, _ptr(b), vstart, vend, flags, ctx, None)
+
+
+cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t vend, flags,
+                        ctx, list spans):
+    if vend - vstart < 3:
+        raise UpdateMessageError(9, "MP_UNREACH_NLRI shorter than 3 octets", b[vstart:vend],
+                                 RESET)
+    cdef int afi = rd16(p + vstart), safi = p[vstart + 2]
+    if spans is not None and afi == 25 and safi == 70:
+        _columns_check(b, p, vstart + 3, vend)
+        spans.append((1, vstart + 3, vend, None))
+        return MpUnreachNlri((afi, safi, []), flags)
+    return MpUnreachNlri((afi, safi, _nlri(b, p, vstart + 3, vend, afi, safi, ctx)), flags)
+
+
+# --- NLRI -------------------------------------------------------------------------------
+
+def decode_nlri(buf, Py_ssize_t pos, Py_ssize_t end, int afi, int safi, ctx):
+    """The NLRI of an MP attribute, by family (see ``_wire_py.decode_nlri``)."""
+    cdef bytes b = _as_bytes(buf)
+    if end > PyBytes_GET_SIZE(b):
+        end = PyBytes_GET_SIZE(b)
+    return _nlri(b, _ptr(b), pos, end, afi, safi, ctx)
+
+
+cdef list _nlri(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int afi, int safi,
+                ctx):
+    cdef tuple family = (afi, safi)
+    cdef bint add_path = family in ctx.add_path
+    if afi == 25 and safi == 70:
+        if add_path:
+            return _py._decode_evpn_nlri_add_path(b, pos, end)
+        return _evpn(b, p, pos, end)
+    if afi == 1 and safi == 1:
+        return _prefixes(b, p, pos, end, 4, add_path, AFI_SAFI_DISABLE)
+    if afi == 2 and safi == 1:
+        return _prefixes(b, p, pos, end, 16, add_path, AFI_SAFI_DISABLE)
+    return [RawNlri(afi, safi, b[pos:end])] if pos < end else []
+
+
+def decode_prefixes(buf, Py_ssize_t pos, Py_ssize_t end, int addr_len, bint add_path, action):
+    """RFC 4271 §4.3 prefixes (see ``_wire_py.decode_prefixes``)."""
+    cdef bytes b = _as_bytes(buf)
+    if end > PyBytes_GET_SIZE(b):
+        raise UpdateMessageError(10, "prefix is truncated", b[pos:end], action)
+    return _prefixes(b, _ptr(b), pos, end, addr_len, add_path, action)
+
+
+cdef list _prefixes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int addr_len,
+                    bint add_path, action):
+    cdef PyTypeObject *t = (T_V4P if add_path else T_V4) if addr_len == 4 \
+        else (T_V6P if add_path else T_V6)
+    cdef int maxbits = addr_len * 8
+    cdef int hdr = 5 if add_path else 1
+    cdef int plen
+    cdef Py_ssize_t nxt
+    cdef list out = []
+    while pos < end:
+        if end - pos < hdr:
+            raise UpdateMessageError(10, "prefix is truncated", b[pos:end], action)
+        plen = p[pos + hdr - 1]
+        if plen > maxbits:
+            raise UpdateMessageError(10, f"prefix length {plen} exceeds {maxbits}",
+                                     b[pos:end], action)
+        nxt = pos + hdr + ((plen + 7) >> 3)
+        if nxt > end:
+            raise UpdateMessageError(10, "prefix overruns its field", b[pos:end], action)
+        out.append(new_packed(t, <const char *>(p + pos), nxt - pos))
+        pos = nxt
+    return out
+
+
+def evpn_route_class(buf, Py_ssize_t pos, Py_ssize_t length):
+    """The class of the EVPN route whose body is buf[pos:pos+length] (see
+    ``_wire_py.evpn_route_class``)."""
+    cdef bytes b = _as_bytes(buf)
+    if pos < 2 or pos + length > PyBytes_GET_SIZE(b):
+        return None
+    return _route_class(_ptr(b), pos, length)
+
+
+cdef object _route_class(const uint8_t *p, Py_ssize_t pos, Py_ssize_t length):
+    # every index below is < pos + length, checked against the length first
+    cdef int rtype = p[pos - 2], ipl, rest, k
+    cdef Py_ssize_t q, end
+    if rtype == 2:
+        if length < 33 or p[pos + 22] != 48:
+            return None
+        ipl = p[pos + 29]
+        if ipl != 0 and ipl != 32 and ipl != 128:
+            return None
+        rest = length - 30 - (ipl >> 3)
+        return MacIpRoute if rest == 3 or rest == 6 else None
+    if rtype == 3:
+        if length < 13:
+            return None
+        ipl = p[pos + 12]
+        return C_TYPE3 if (ipl == 32 or ipl == 128) and length == 13 + (ipl >> 3) else None
+    if rtype == 1:
+        return C_TYPE1 if length == 25 else None
+    if rtype == 4:
+        if length < 19:
+            return None
+        ipl = p[pos + 18]
+        return C_TYPE4 if (ipl == 32 or ipl == 128) and length == 19 + (ipl >> 3) else None
+    if rtype == 5:
+        if length == 34:
+            return C_TYPE5 if p[pos + 22] <= 32 else None
+        if length == 58:
+            return C_TYPE5 if p[pos + 22] <= 128 else None
+        return None
+    if 6 <= rtype <= 8:
+        q = pos + (12 if rtype == 6 else 22)
+        end = pos + length
+        for k in range(3):
+            if q >= end:
+                return None
+            ipl = p[q]
+            if ipl != 0 and ipl != 32 and ipl != 128:
+                return None
+            q += 1 + (ipl >> 3)
+        q += 6 if rtype == 8 else 1
+        return EVPN_ROUTE_CLASSES[rtype] if q == end else None
+    if rtype == 9 or rtype == 10:
+        return RawEvpnRoute if length >= 8 else None
+    return RawEvpnRoute
+
+
+def decode_evpn_nlri(buf, Py_ssize_t pos, Py_ssize_t end, bint add_path=False):
+    """RFC 7432 §7 routes (see ``_wire_py.decode_evpn_nlri``)."""
+    cdef bytes b = _as_bytes(buf)
+    if end > PyBytes_GET_SIZE(b):
+        raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
+                                 AFI_SAFI_DISABLE)
+    if add_path:
+        return _py._decode_evpn_nlri_add_path(b, pos, end)
+    return _evpn(b, _ptr(b), pos, end)
+
+
+cdef list _evpn(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end):
+    cdef list out = []
+    cdef Py_ssize_t length, nxt
+    cdef int ipl, rest
+    while pos < end:
+        if end - pos < 2:
+            raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
+                                     AFI_SAFI_DISABLE)
+        length = p[pos + 1]
+        nxt = pos + 2 + length
+        if nxt > end:
+            raise UpdateMessageError(10, f"EVPN route of length {length} overruns the NLRI",
+                                     b[pos:end], AFI_SAFI_DISABLE)
+        # type 2 inline: length >= 33 makes offsets 24 and 31 lie inside the route
+        if p[pos] == 2 and length >= 33 and p[pos + 24] == 48:
+            ipl = p[pos + 31]
+            rest = length - 30 - (ipl >> 3)
+            if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
+                out.append(new_packed(T_MACIP, <const char *>(p + pos), nxt - pos))
+                pos = nxt
+                continue
+        cls = _route_class(p, pos + 2, length)
+        if cls is None:
+            raise UpdateMessageError(10, f"EVPN route type {p[pos]} with a malformed layout "
+                                     f"of {length} octets", b[pos:nxt], AFI_SAFI_DISABLE)
+        out.append(new_packed(<PyTypeObject *>cls, <const char *>(p + pos), nxt - pos))
+        pos = nxt
+    return out
+
+
+# --- columnar decode ------------------------------------------------------------------
+
+cdef class _Col:
+    """A growable typed column written through a raw pointer."""
+    cdef array.array arr
+    cdef Py_ssize_t n
+
+    def __cinit__(self, str typecode):
+        self.arr = array.array(typecode, [])
+        self.n = 0
+
+    cdef inline void reserve(self, Py_ssize_t extra) except *:
+        cdef Py_ssize_t want = self.n + extra
+        if want > len(self.arr):
+            array.resize(self.arr, max(want, 2 * len(self.arr), 1024))
+
+    cdef array.array finish(self):
+        array.resize(self.arr, self.n)
+        return self.arr
+
+
+def decode_columns(data, context=None):
+    """Decode a buffer of whole messages into ``EvpnColumns`` (see
+    ``_wire_py.decode_columns``) without creating route objects."""
+    ctx = context or DEFAULT_CONTEXT
+    cdef bytes buf = _as_bytes(data)
+    cdef const uint8_t *p = _ptr(buf)
+    cols = EvpnColumns(buf)
+    frames, pos = split_messages(buf, 0, ctx.max_message_length)
+    if pos != PyBytes_GET_SIZE(buf):
+        raise MessageHeaderError(2, f"{PyBytes_GET_SIZE(buf) - pos} octets after the last whole "
+                                 "message (truncated message)", offset=pos)
+    cdef _Col c_type = _Col("B"), c_off = _Col("Q"), c_pid = _Col("I"), c_rd = _Col("Q")
+    cdef _Col c_tag = _Col("I"), c_mac = _Col("Q"), c_ipoff = _Col("Q"), c_iplen = _Col("B")
+    cdef _Col c_l1 = _Col("I"), c_l2 = _Col("I"), c_attr = _Col("i")
+    cdef dict interned = {}
+    cdef dict messages = cols.messages
+    cdef dict other = cols.other_routes
+    cdef Py_ssize_t start, end, mpos, mend, k
+    cdef int index
+    cdef bint evpn_ap = FAMILY_EVPN in ctx.add_path
+    cdef list spans
+    for start, end in frames:
+        mtype = p[start + 18]
+        if mtype != 2 or evpn_ap:
+            # not an UPDATE, or EVPN with path ids: through the object decoder
+            msg = decode_frame(buf, start, end, ctx)
+            messages[msg.type] = messages.get(msg.type, 0) + 1
+            if mtype == 2:
+                _columns_from_update(cols, buf, start, end, msg, interned, c_type, c_off, c_pid,
+                                     c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+            continue
+        spans = []
+        try:
+            upd = _decode_update(buf, p, start + HEADER_LEN, end, ctx, end - start, spans)
+        except BGPError as e:
+            if e.offset is None:
+                e.offset = start
+            raise
+        messages["UPDATE"] = messages.get("UPDATE", 0) + 1
+        attrs = upd.attributes
+        for kind, mpos, mend, nh in spans:
+            if mpos >= mend:
+                continue
+            if kind == 0:
+                key = (attrs.key, nh)
+                idx = interned.get(key)
+                if idx is None:
+                    idx = interned[key] = len(cols.attribute_sets)
+                    cols.attribute_sets.append((attrs, nh))
+                index = idx
+            else:
+                index = WITHDRAWN
+            _columns_walk(p, mpos, mend, index, c_type, c_off, c_pid, c_rd, c_tag, c_mac,
+                          c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+        mp = attrs.mp_reach
+        if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
+            fam = (mp.afi, mp.safi)
+            other[fam] = other.get(fam, 0) + len(mp.routes)
+        un = attrs.mp_unreach
+        if un is not None and (un.afi, un.safi) != FAMILY_EVPN and un.routes:
+            fam = (un.afi, un.safi)
+            other[fam] = other.get(fam, 0) + len(un.routes)
+        k = len(upd.nlri) + len(upd.withdrawn_routes)
+        if k:
+            other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
+    cols.route_type = c_type.finish()
+    cols.offset = c_off.finish()
+    cols.path_id = c_pid.finish()
+    cols.rd = c_rd.finish()
+    cols.ethernet_tag = c_tag.finish()
+    cols.mac = c_mac.finish()
+    cols.ip_offset = c_ipoff.finish()
+    cols.ip_len = c_iplen.finish()
+    cols.label1 = c_l1.finish()
+    cols.label2 = c_l2.finish()
+    cols.attr_index = c_attr.finish()
+    return cols
+
+
+cdef void _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end) except *:
+    """Validate EVPN NLRI exactly as _evpn does, creating nothing."""
+    cdef Py_ssize_t length, nxt
+    while pos < end:
+        if end - pos < 2:
+            raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
+                                     AFI_SAFI_DISABLE)
+        length = p[pos + 1]
+        nxt = pos + 2 + length
+        if nxt > end:
+            raise UpdateMessageError(10, f"EVPN route of length {length} overruns the NLRI",
+                                     b[pos:end], AFI_SAFI_DISABLE)
+        if _route_class(p, pos + 2, length) is None:
+            raise UpdateMessageError(10, f"EVPN route type {p[pos]} with a malformed layout "
+                                     f"of {length} octets", b[pos:nxt], AFI_SAFI_DISABLE)
+        pos = nxt
+
+
+cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int index,
+                        _Col c_type, _Col c_off, _Col c_pid, _Col c_rd, _Col c_tag, _Col c_mac,
+                        _Col c_ipoff, _Col c_iplen, _Col c_l1, _Col c_l2, _Col c_attr) except *:
+    """Append one row per (already validated) EVPN route in p[pos:end],
+    following columns.row_of_route."""
+    cdef Py_ssize_t n = 0, q = pos, i, bb, length
+    cdef int rtype, ip_len, k
+    cdef uint64_t rd, mac, ip_off
+    cdef uint32_t tag, l1, l2
+    while q < end:
+        n += 1
+        q += 2 + p[q + 1]
+    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
+        (<_Col>col).reserve(n)
+    cdef uint8_t *a_type = <uint8_t *>c_type.arr.data.as_uchars
+    cdef uint64_t *a_off = <uint64_t *>c_off.arr.data.as_voidptr
+    cdef uint32_t *a_pid = <uint32_t *>c_pid.arr.data.as_voidptr
+    cdef uint64_t *a_rd = <uint64_t *>c_rd.arr.data.as_voidptr
+    cdef uint32_t *a_tag = <uint32_t *>c_tag.arr.data.as_voidptr
+    cdef uint64_t *a_mac = <uint64_t *>c_mac.arr.data.as_voidptr
+    cdef uint64_t *a_ipoff = <uint64_t *>c_ipoff.arr.data.as_voidptr
+    cdef uint8_t *a_iplen = <uint8_t *>c_iplen.arr.data.as_uchars
+    cdef uint32_t *a_l1 = <uint32_t *>c_l1.arr.data.as_voidptr
+    cdef uint32_t *a_l2 = <uint32_t *>c_l2.arr.data.as_voidptr
+    cdef int32_t *a_attr = <int32_t *>c_attr.arr.data.as_voidptr
+    i = c_type.n
+    q = pos
+    while q < end:
+        rtype = p[q]
+        length = p[q + 1]
+        bb = q + 2
+        rd = rd64(p + bb) if (rtype <= 8 or ((rtype == 9 or rtype == 10) and length >= 8)) \
+            else 0
+        tag = 0
+        mac = 0
+        ip_off = 0
+        ip_len = 0
+        l1 = NO_LABEL_C
+        l2 = NO_LABEL_C
+        if rtype == 1:
+            tag = rd32(p + bb + 18)
+            l1 = rd24(p + bb + 22)
+        elif rtype == 2:
+            tag = rd32(p + bb + 18)
+            mac = (<uint64_t>rd16(p + bb + 23) << 32) | rd32(p + bb + 25)
+            ip_len = p[bb + 29] >> 3
+            ip_off = bb + 30 if ip_len else 0
+            l1 = rd24(p + bb + 30 + ip_len)
+            if length - 30 - ip_len == 6:
+                l2 = rd24(p + bb + 33 + ip_len)
+        elif rtype == 3:
+            tag = rd32(p + bb + 8)
+            ip_len = p[bb + 12] >> 3
+            ip_off = bb + 13
+        elif rtype == 4:
+            ip_len = p[bb + 18] >> 3
+            ip_off = bb + 19
+        elif rtype == 5:
+            tag = rd32(p + bb + 18)
+            ip_len = 4 if length == 34 else 16
+            ip_off = bb + 23
+            l1 = rd24(p + bb + length - 3)
+        elif rtype == 6:
+            tag = rd32(p + bb + 8)
+        elif rtype == 7 or rtype == 8:
+            tag = rd32(p + bb + 18)
+        a_type[i] = rtype
+        a_off[i] = q
+        a_pid[i] = 0
+        a_rd[i] = rd
+        a_tag[i] = tag
+        a_mac[i] = mac
+        a_ipoff[i] = ip_off
+        a_iplen[i] = ip_len
+        a_l1[i] = l1
+        a_l2[i] = l2
+        a_attr[i] = index
+        i += 1
+        q = bb + length
+    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
+        (<_Col>col).n = i
+
+
+
+
+cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
+                               dict interned, _Col c_type, _Col c_off, _Col c_pid, _Col c_rd,
+                               _Col c_tag, _Col c_mac, _Col c_ipoff, _Col c_iplen, _Col c_l1,
+                               _Col c_l2, _Col c_attr) except *:
+    """The slow path (EVPN with ADD-PATH): rows from decoded route objects,
+    as the Python twin builds them."""
+    tmp = EvpnColumns(buf)
+    tmp.attribute_sets = cols.attribute_sets
+    _py_rows = _py._add_rows
+    attrs = msg.attributes
+    mp = attrs.mp_reach
+    if mp is not None and (mp.afi, mp.safi) == FAMILY_EVPN and mp.routes:
+        k = (attrs.key, bytes(mp.next_hop))
+        index = interned.get(k)
+        if index is None:
+            index = interned[k] = len(cols.attribute_sets)
+            cols.attribute_sets.append((attrs, bytes(mp.next_hop)))
+        _py_rows(tmp, buf, start, end, mp.routes, index)
+    elif mp is not None and mp.routes:
+        fam = (mp.afi, mp.safi)
+        cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(mp.routes)
+    un = attrs.mp_unreach
+    if un is not None and (un.afi, un.safi) == FAMILY_EVPN:
+        _py_rows(tmp, buf, start, end, un.routes, WITHDRAWN)
+    elif un is not None and un.routes:
+        fam = (un.afi, un.safi)
+        cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(un.routes)
+    n4 = len(msg.nlri) + len(msg.withdrawn_routes)
+    if n4:
+        cols.other_routes[FAMILY_IPV4_UNICAST] = cols.other_routes.get(FAMILY_IPV4_UNICAST, 0) + n4
+    cdef Py_ssize_t n = len(tmp.route_type), j
+    for name, col in (("route_type", c_type), ("offset", c_off), ("path_id", c_pid),
+                      ("rd", c_rd), ("ethernet_tag", c_tag), ("mac", c_mac),
+                      ("ip_offset", c_ipoff), ("ip_len", c_iplen), ("label1", c_l1),
+                      ("label2", c_l2), ("attr_index", c_attr)):
+        src = getattr(tmp, name)
+        (<_Col>col).reserve(n)
+        for j in range(n):
+            (<_Col>col).arr[(<_Col>col).n + j] = src[j]
+        (<_Col>col).n += n
+
+
+# --- packing UPDATEs --------------------------------------------------------------------
+
+def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=False):
+    """Encode ``routes`` (one family) into as few UPDATEs as fit (see
+    ``_wire_py.pack_updates``); the attribute set is encoded once and the
+    NLRI copied straight into each message."""
+    ctx = ctx or DEFAULT_CONTEXT
+    cdef list rl = list(routes)
+    if not rl:
+        return []
+    cdef Py_ssize_t limit = ctx.max_message_length
+    afi, safi = rl[0].family
+    fam = (afi, safi)
+    first_type = type(rl[0])
+    for r in rl:
+        # same class implies same family; only mixed classes need the lookup
+        if type(r) is not first_type and r.family != fam:
+            raise ValueError("pack_updates takes routes of one family")
+    items = attributes.items if isinstance(attributes, _Attributes) else attributes
+    attrs = [a for a in items if a.code != 14 and a.code != 15]
+    cdef bint classic = fam == FAMILY_IPV4_UNICAST
+    if withdraw:
+        attrs = []
+    elif classic and next_hop is not None and not any(a.code == 3 for a in attrs):
+        attrs.append(NextHop(str(next_hop)))
+    cdef bytes attr_bytes = b"".join([encode_attribute(a, ctx) for a in attrs])
+    cdef bytes head
+    cdef int code
+    cdef Py_ssize_t room
+    if classic:
+        room = limit - HEADER_LEN - 4 - (0 if withdraw else len(attr_bytes))
+        head = b""
+        code = 0
+    else:
+        if withdraw:
+            head = bytes([afi >> 8, afi & 0xFF, safi])
+            code = 15
+        else:
+            if next_hop is None:
+                raise ValueError("announcing MP routes needs a next hop")
+            nh = next_hop_bytes(next_hop)
+            head = bytes([afi >> 8, afi & 0xFF, safi, len(nh)]) + nh + b"\x00"
+            code = 14
+        room = limit - HEADER_LEN - 4 - len(attr_bytes) - 4 - len(head)
+    if room <= 0:
+        raise ValueError("the attributes leave no room for NLRI in one message")
+    cdef list out = []
+    cdef Py_ssize_t i = 0, j, n = len(rl), size, sz
+    cdef list enc = [r if isinstance(r, bytes) else bytes(r) for r in rl]
+    while i < n:
+        size = 0
+        j = i
+        while j < n:
+            sz = PyBytes_GET_SIZE(<bytes>enc[j])
+            if sz > room:
+                raise ValueError("a route does not fit in one message")
+            if size + sz > room:
+                break
+            size += sz
+            j += 1
+        out.append(_build_update(enc, i, j, size, attr_bytes, head, code, classic, withdraw))
+        i = j
+    return out
+
+
+cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
+                         bytes attr_bytes, bytes head, int code, bint classic, bint withdraw):
+    cdef Py_ssize_t alen = PyBytes_GET_SIZE(attr_bytes), hlen = PyBytes_GET_SIZE(head)
+    cdef Py_ssize_t total, body, q, k, sz, mpv
+    if classic:
+        body = 4 + size + (0 if withdraw else alen)
+    else:
+        body = 4 + alen + 4 + hlen + size
+    total = HEADER_LEN + body
+    cdef bytes msg = PyBytes_FromStringAndSize(NULL, total)
+    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(msg)
+    memcpy(o, PyBytes_AS_STRING(MARKER), 16)
+    o[16] = total >> 8
+    o[17] = total & 0xFF
+    o[18] = 2
+    q = HEADER_LEN
+    if classic and withdraw:
+        o[q] = size >> 8
+        o[q + 1] = size & 0xFF
+        q += 2
+        for k in range(i, j):
+            sz = PyBytes_GET_SIZE(<bytes>enc[k])
+            memcpy(o + q, PyBytes_AS_STRING(<bytes>enc[k]), sz)
+            q += sz
+        o[q] = 0
+        o[q + 1] = 0
+        return msg
+    o[q] = 0
+    o[q + 1] = 0
+    q += 2
+    if classic:
+        o[q] = alen >> 8
+        o[q + 1] = alen & 0xFF
+        q += 2
+        memcpy(o + q, PyBytes_AS_STRING(attr_bytes), alen)
+        q += alen
+    else:
+        o[q] = (alen + 4 + hlen + size) >> 8
+        o[q + 1] = (alen + 4 + hlen + size) & 0xFF
+        q += 2
+        memcpy(o + q, PyBytes_AS_STRING(attr_bytes), alen)
+        q += alen
+        mpv = hlen + size
+        o[q] = 0x90
+        o[q + 1] = code
+        o[q + 2] = mpv >> 8
+        o[q + 3] = mpv & 0xFF
+        q += 4
+        memcpy(o + q, PyBytes_AS_STRING(head), hlen)
+        q += hlen
+    for k in range(i, j):
+        sz = PyBytes_GET_SIZE(<bytes>enc[k])
+        memcpy(o + q, PyBytes_AS_STRING(<bytes>enc[k]), sz)
+        q += sz
+    return msg
+
+
+__all__ = list(_py.__all__)
