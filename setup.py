@@ -1,24 +1,49 @@
 """Build script: the package metadata lives in pyproject.toml; this file only
-declares the Cython twin of the codec when its source is present.
+declares the Cython twin of the codec.
 
 BGPEVPN_NO_EXTENSIONS=1 builds the pure-Python package on purpose.  Otherwise
-a failure to compile the extension fails the build (no silent slow install).
+a failure to compile the extension fails the build with a message saying so
+(no silent fallback to the slow twin).  BGPEVPN_CFLAGS / BGPEVPN_LDFLAGS add
+compiler and linker flags (tools/asan.sh uses them for AddressSanitizer).
 """
 import os
+import shlex
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYX = os.path.join("bgpevpn", "_wire_c.pyx")
+
+
+def _flag(name):
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+class BuildExt(build_ext):
+    """Turns a compiler failure into one clear message."""
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # distutils raises CompileError/LinkError
+            raise SystemExit(
+                f"\nbgpevpn: compiling the C twin {ext.name} failed: {exc}\n"
+                "A C compiler and the Python headers are needed (Debian: gcc python3-dev).\n"
+                "To install the pure-Python package on purpose, set BGPEVPN_NO_EXTENSIONS=1.\n"
+            ) from exc
+
 
 ext_modules = []
-here = os.path.dirname(os.path.abspath(__file__))
-pyx = os.path.join("bgpevpn", "_wire_c.pyx")
-if os.environ.get("BGPEVPN_NO_EXTENSIONS", "").strip().lower() in ("", "0", "false", "no") \
-        and os.path.exists(os.path.join(here, pyx)):
+if not _flag("BGPEVPN_NO_EXTENSIONS"):
     from Cython.Build import cythonize
     from setuptools import Extension
 
     ext_modules = cythonize(
-        [Extension("bgpevpn._wire_c", [pyx])],
+        [Extension("bgpevpn._wire_c", [PYX],
+                   extra_compile_args=shlex.split(os.environ.get("BGPEVPN_CFLAGS", "")),
+                   extra_link_args=shlex.split(os.environ.get("BGPEVPN_LDFLAGS", "")))],
         compiler_directives={"language_level": "3"},
     )
 
-setup(ext_modules=ext_modules)
+setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

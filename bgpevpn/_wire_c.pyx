@@ -306,7 +306,7 @@ cdef object _decode_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
 cdef bint _announces(list spans):
     if spans is None:
         return False
-    for kind, start, end, nh in spans:
+    for kind, start, end, nh, n in spans:
         if kind == 0 and start < end:
             return True
     return False
@@ -443,8 +443,7 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
     _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
     if spans is not None and afi == 25 and safi == 70:
         # columnar path: validate, remember where the routes are, make no objects
-        _columns_check(b, p, q + 1, vend)
-        spans.append((0, q + 1, vend, b[vstart + 4:q]))
+        spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_check(b, p, q + 1, vend)))
         routes = []
     else:
         routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
@@ -466,8 +465,7 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
                                  RESET)
     cdef int afi = rd16(p + vstart), safi = p[vstart + 2]
     if spans is not None and afi == 25 and safi == 70:
-        _columns_check(b, p, vstart + 3, vend)
-        spans.append((1, vstart + 3, vend, None))
+        spans.append((1, vstart + 3, vend, None, _columns_check(b, p, vstart + 3, vend)))
         return MpUnreachNlri((afi, safi, []), flags)
     return MpUnreachNlri((afi, safi, _nlri(b, p, vstart + 3, vend, afi, safi, ctx)), flags)
 
@@ -687,7 +685,7 @@ def decode_columns(data, context=None):
             raise
         messages["UPDATE"] = messages.get("UPDATE", 0) + 1
         attrs = upd.attributes
-        for kind, mpos, mend, nh in spans:
+        for kind, mpos, mend, nh, nroutes in spans:
             if mpos >= mend:
                 continue
             if kind == 0:
@@ -699,7 +697,7 @@ def decode_columns(data, context=None):
                 index = idx
             else:
                 index = WITHDRAWN
-            _columns_walk(p, mpos, mend, index, c_type, c_off, c_pid, c_rd, c_tag, c_mac,
+            _columns_walk(p, mpos, mend, nroutes, index, c_type, c_off, c_pid, c_rd, c_tag, c_mac,
                           c_ipoff, c_iplen, c_l1, c_l2, c_attr)
         mp = attrs.mp_reach
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
@@ -726,9 +724,12 @@ def decode_columns(data, context=None):
     return cols
 
 
-cdef void _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end) except *:
-    """Validate EVPN NLRI exactly as _evpn does, creating nothing."""
-    cdef Py_ssize_t length, nxt
+cdef Py_ssize_t _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos,
+                               Py_ssize_t end) except -1:
+    """Validate EVPN NLRI exactly as _evpn does, creating nothing; returns
+    the number of routes."""
+    cdef Py_ssize_t length, nxt, n = 0
+    cdef int ipl, rest
     while pos < end:
         if end - pos < 2:
             raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
@@ -738,24 +739,30 @@ cdef void _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t e
         if nxt > end:
             raise UpdateMessageError(10, f"EVPN route of length {length} overruns the NLRI",
                                      b[pos:end], AFI_SAFI_DISABLE)
+        n += 1
+        if p[pos] == 2 and length >= 33 and p[pos + 24] == 48:
+            ipl = p[pos + 31]
+            rest = length - 30 - (ipl >> 3)
+            if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
+                pos = nxt
+                continue
         if _route_class(p, pos + 2, length) is None:
             raise UpdateMessageError(10, f"EVPN route type {p[pos]} with a malformed layout "
                                      f"of {length} octets", b[pos:nxt], AFI_SAFI_DISABLE)
         pos = nxt
+    return n
 
 
-cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int index,
+cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t n,
+                        int index,
                         _Col c_type, _Col c_off, _Col c_pid, _Col c_rd, _Col c_tag, _Col c_mac,
                         _Col c_ipoff, _Col c_iplen, _Col c_l1, _Col c_l2, _Col c_attr) except *:
     """Append one row per (already validated) EVPN route in p[pos:end],
     following columns.row_of_route."""
-    cdef Py_ssize_t n = 0, q = pos, i, bb, length
+    cdef Py_ssize_t q = pos, i, bb, length
     cdef int rtype, ip_len, k
     cdef uint64_t rd, mac, ip_off
     cdef uint32_t tag, l1, l2
-    while q < end:
-        n += 1
-        q += 2 + p[q + 1]
     for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
         (<_Col>col).reserve(n)
     cdef uint8_t *a_type = <uint8_t *>c_type.arr.data.as_uchars
