@@ -1,12 +1,14 @@
-"""The ``bgpevpn`` command line."""
+"""The ``bgpevpn`` command line: ``decode`` and ``evpn``."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
+import time
 
 from . import __version__, wire
-from .constants import HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN
+from .constants import HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN, family_name
 from .context import Context
 from .errors import BGPError
 from .heuristics import guess_context
@@ -16,7 +18,10 @@ EXIT_OK, EXIT_SKIPPED, EXIT_UNUSABLE = 0, 1, 2
 
 _CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                   b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+class Unusable(Exception):
+    """The input cannot be read at all (exit status 2)."""
 
 
 def _read_input(args) -> bytes:
@@ -25,18 +30,14 @@ def _read_input(args) -> bytes:
         try:
             return bytes.fromhex("".join(text.split()).replace(":", ""))
         except ValueError as e:
-            raise _Unusable(f"--hex: not a hex string ({e})") from None
+            raise Unusable(f"--hex: not a hex string ({e})") from None
     if args.file == "-":
         return sys.stdin.buffer.read()
     try:
         with open(args.file, "rb") as f:
             return f.read()
     except OSError as e:
-        raise _Unusable(f"cannot read {args.file}: {e.strerror}") from None
-
-
-class _Unusable(Exception):
-    pass
+        raise Unusable(f"cannot read {args.file}: {e.strerror}") from None
 
 
 def _decompress(data: bytes) -> bytes:
@@ -51,21 +52,78 @@ def _decompress(data: bytes) -> bytes:
         if data.startswith(b"\xfd7zXZ\x00"):
             return lzma.decompress(data)
     except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-        raise _Unusable(f"damaged compressed input: {e}") from None
+        raise Unusable(f"damaged compressed input: {e}") from None
     return data
 
 
-class _Decoder:
-    """Decodes the messages of each flow (direction) with the context learnt
-    from the OPENs seen, or guessed per message when there were none."""
+# --- filters ------------------------------------------------------------------
 
-    def __init__(self, out, as_json: bool):
+class RouteFilter:
+    """--route-type, --rd, --mac, --vni: which routes (and so which UPDATEs)
+    are shown; --type and --peer select messages."""
+
+    def __init__(self, args):
+        self.types = {t.upper() for t in (args.type or [])}
+        self.route_types = set(args.route_type or [])
+        self.rds = set(args.rd or [])
+        self.macs = {m.lower() for m in (args.mac or [])}
+        self.vnis = set(args.vni or [])
+        self.peers = set(args.peer or [])
+        self.on_routes = bool(self.route_types or self.rds or self.macs or self.vnis)
+
+    def message_ok(self, msg_type: str, src, dst) -> bool:
+        if self.types and msg_type not in self.types:
+            return False
+        if self.peers:
+            hosts = {_host(src), _host(dst), src, dst}
+            if not hosts & self.peers:
+                return False
+        return True
+
+    def route_ok(self, route, attributes=None) -> bool:
+        r = getattr(route, "route", route)
+        if self.route_types and getattr(r, "route_type", None) not in self.route_types:
+            return False
+        if self.rds and str(getattr(r, "rd", None)) not in self.rds:
+            return False
+        if self.macs and str(getattr(r, "mac", "")).lower() not in self.macs:
+            return False
+        if self.vnis:
+            from .evpn import route_vni
+            if getattr(r, "afi", 0) != 25 or route_vni(r, attributes)[0] not in self.vnis:
+                return False
+        return True
+
+
+def _host(addr):
+    if addr is None:
+        return None
+    h = addr.rsplit(":", 1)[0]
+    return h.strip("[]")
+
+
+# --- decoding with per-flow context -----------------------------------------------
+
+class Decoder:
+    """Decodes the messages of each flow (direction) with the context learnt
+    from the OPENs seen, or guessed per message when there were none, and
+    keeps the closing summary."""
+
+    def __init__(self, out, as_json: bool = False, style: str = "plain", flt=None,
+                 quiet: bool = False, on_message=None):
         self.out = out
         self.as_json = as_json
+        self.style = style
+        self.flt = flt
+        self.quiet = quiet
+        self.on_message = on_message
         self.opens: dict = {}
         self.counts: dict = {}
+        self.routes: dict = {}
         self.errors = 0
         self.skipped = 0
+        self.gaps = 0
+        self.guessed = 0
 
     def context_for(self, src, dst, data):
         mine, theirs = self.opens.get((src, dst)), self.opens.get((dst, src))
@@ -76,11 +134,14 @@ class _Decoder:
             return ctx, False
         return guess_context(data)
 
-    def message(self, data: bytes, src=None, dst=None, time=None, where=None):
-        ctx, guessed = self.context_for(src, dst, data)
+    def message(self, data: bytes, src=None, dst=None, time_=None, where=None, ctx=None):
+        guessed = False
+        if ctx is None:
+            ctx, guessed = self.context_for(src, dst, data)
+        self.guessed += guessed
         meta = {}
-        if time is not None:
-            meta["time"] = time
+        if time_ is not None:
+            meta["time"] = time_
         if src is not None:
             meta["src"], meta["dst"] = src, dst
         if guessed:
@@ -91,18 +152,53 @@ class _Decoder:
             self.errors += 1
             if e.offset is None and where is not None:
                 e.offset = where
-            partial = getattr(e, "update", None)
-            self._emit_error(e, meta, partial)
+            if not self.quiet:
+                self._emit_error(e, meta, getattr(e, "update", None))
             return
         if msg.type == "OPEN":
             self.opens[(src, dst)] = msg
         self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
+        if msg.type == "UPDATE":
+            self._count_routes(msg)
+        if self.on_message is not None:
+            self.on_message(msg, meta)
+        if self.quiet:
+            return
+        self.emit(msg, meta)
+
+    def _count_routes(self, msg) -> None:
+        for kind, routes in (("announced", msg.announced), ("withdrawn", msg.withdrawn)):
+            for r in routes:
+                fam = family_name(r.afi, r.safi)
+                rt = getattr(r, "route_type", None)
+                key = f"{fam} type {rt}" if rt is not None and r.afi == 25 else fam
+                c = self.routes.setdefault(key, {"announced": 0, "withdrawn": 0})
+                c[kind] += 1
+
+    def emit(self, msg, meta) -> None:
+        flt = self.flt
+        keep = None
+        if flt is not None:
+            if not flt.message_ok(msg.type, meta.get("src"), meta.get("dst")):
+                return
+            if flt.on_routes:
+                if msg.type != "UPDATE":
+                    return
+                attrs = msg.attributes
+
+                def keep(r, _a=attrs):
+                    return flt.route_ok(r, _a)
+                if not any(keep(r) for r in msg.announced + msg.withdrawn):
+                    return
         if self.as_json:
             d = dict(meta)
             d.update(msg.to_dict())
+            if keep is not None:
+                d["announced"] = [rd for r, rd in zip(msg.announced, d["announced"]) if keep(r)]
+                d["withdrawn"] = [rd for r, rd in zip(msg.withdrawn, d["withdrawn"]) if keep(r)]
             self.out.write(json.dumps(d) + "\n")
         else:
-            self.out.write(_prefix(meta) + format_message(msg) + "\n")
+            self.out.write(_prefix(meta) + format_message(msg, self.style, keep) + "\n")
 
     def _emit_error(self, err, meta, partial):
         if self.as_json:
@@ -115,42 +211,93 @@ class _Decoder:
         else:
             self.out.write(_prefix(meta) + f"ERROR {err}\n")
             if partial is not None:
-                self.out.write("  (decoded despite the error) " + format_message(partial)
-                               .replace("\n", "\n  ") + "\n")
+                self.out.write("  (decoded despite the error) "
+                               + format_message(partial, self.style).replace("\n", "\n  ")
+                               + "\n")
 
-    def gap(self, reason: str, offset, nbytes, src=None, dst=None):
-        self.skipped += 1
+    def gap(self, reason: str, offset, nbytes, src=None, dst=None, lost: bool = False):
+        if lost:
+            self.gaps += 1
+        else:
+            self.skipped += 1
+        if self.quiet:
+            return
         meta = {"src": src, "dst": dst} if src is not None else {}
         if self.as_json:
             d = dict(meta)
-            d.update(type="SKIPPED", reason=reason, offset=offset, length=nbytes)
+            d.update(type="GAP" if lost else "SKIPPED", reason=reason, offset=offset,
+                     length=nbytes)
             self.out.write(json.dumps(d) + "\n")
         else:
-            self.out.write(_prefix(meta) + f"SKIPPED {nbytes} octets at offset {offset}: "
-                           f"{reason}\n")
+            self.out.write(_prefix(meta) + f"{'GAP' if lost else 'SKIPPED'} {nbytes} octets at "
+                           f"offset {offset}: {reason}\n")
+
+    def summary_dict(self) -> dict:
+        return {"messages": dict(sorted(self.counts.items())),
+                "total": sum(self.counts.values()), "routes": dict(sorted(self.routes.items())),
+                "malformed": self.errors, "skipped": self.skipped, "gaps": self.gaps,
+                "context_guessed": self.guessed}
 
     def summary(self) -> str:
         parts = [f"{n} {t}" for t, n in sorted(self.counts.items())]
-        return (f"summary: {sum(self.counts.values())} messages ({', '.join(parts) or 'none'}), "
-                f"{self.errors} malformed, {self.skipped} skipped")
+        routes = "; ".join(f"{k}: {v['announced']} announced, {v['withdrawn']} withdrawn"
+                           for k, v in sorted(self.routes.items()))
+        text = (f"summary: {sum(self.counts.values())} messages ({', '.join(parts) or 'none'}), "
+                f"{self.errors} malformed, {self.skipped} skipped, {self.gaps} gaps")
+        if routes:
+            text += f"\nroutes: {routes}"
+        if self.guessed:
+            text += f"\n{self.guessed} messages decoded with a guessed context (no OPEN seen)"
+        return text
+
+    @property
+    def clean(self) -> bool:
+        return not (self.errors or self.skipped or self.gaps)
 
 
 def _prefix(meta) -> str:
     out = ""
     if "time" in meta:
         out += f"{meta['time']:.6f} "
-    if "src" in meta and meta["src"] is not None:
+    if meta.get("src") is not None:
         out += f"{meta['src']} > {meta['dst']} "
     if meta.get("context_guessed"):
         out += "(context guessed) "
     return out
 
 
-def _decode_stream(buf: bytes, dec: _Decoder) -> None:
+class Progress:
+    """A progress bar on stderr, only when it is a terminal."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total = max(total, 1)
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = 0.0
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        frac = min(done / self.total, 1.0)
+        bar = "#" * int(frac * 40)
+        sys.stderr.write(f"\r[{bar:<40}] {frac * 100:5.1f}%")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 50 + "\r")
+
+
+def decode_stream(buf: bytes, dec: Decoder, progress=None) -> None:
     """A raw stream: messages back to back; a bad header resynchronises on
     the next marker (reported as skipped)."""
     pos, end = 0, len(buf)
     while pos < end:
+        if progress is not None:
+            progress.update(pos)
         if end - pos < HEADER_LEN:
             dec.gap("truncated message at end of input", pos, end - pos)
             return
@@ -169,47 +316,107 @@ def _decode_stream(buf: bytes, dec: _Decoder) -> None:
         pos += length
 
 
-def _decode_capture(path_or_data, dec: _Decoder, ports) -> None:
-    import io
-
+def decode_capture(data: bytes, dec: Decoder, ports, progress=None) -> None:
     from .pcap import BgpCaptureReader, CaptureError
-    src = io.BytesIO(path_or_data) if isinstance(path_or_data, bytes) else path_or_data
-    reader = BgpCaptureReader(src, ports=ports)
+    reader = BgpCaptureReader(io.BytesIO(data), ports=ports)
+    n = 0
     try:
         for m in reader:
             dec.message(m.data, m.src, m.dst, m.time)
+            n += len(m.data)
+            if progress is not None:
+                progress.update(n)
     except CaptureError as e:
-        raise _Unusable(str(e)) from None
+        if not dec.counts and not dec.errors:
+            raise Unusable(str(e)) from None
+        dec.gap(f"capture damaged: {e}", None, 0)
     for g in reader.gaps:
-        dec.gap("bytes missing from the capture (lost segment)", g.offset, g.length, g.src, g.dst)
-    for src_, dst_, offset, nbytes, reason in reader.skipped:
-        dec.gap(reason, offset, nbytes, src_, dst_)
+        dec.gap("bytes missing from the capture (lost segment)", g.offset, g.length, g.src,
+                g.dst, lost=True)
+    for s in reader.skipped:
+        dec.gap(s[4], s[2], s[3], s[0], s[1])
+
+
+def _run_decoder(args, dec: Decoder) -> int:
+    data = _decompress(_read_input(args))
+    if not data:
+        raise Unusable("empty input")
+    progress = Progress(len(data), not args.json)
+    try:
+        if data[:4] in _CAPTURE_MAGIC:
+            decode_capture(data, dec, tuple(args.port), progress)
+        elif data[:16] == MARKER:
+            decode_stream(data, dec, progress)
+        else:
+            raise Unusable("not a BGP message stream, pcap or pcapng "
+                           f"(starts with {data[:8].hex()})")
+    finally:
+        progress.done()
+    return EXIT_OK if dec.clean else EXIT_SKIPPED
 
 
 def cmd_decode(args) -> int:
+    dec = Decoder(sys.stdout, args.json, args.format, RouteFilter(args), quiet=args.summary)
     try:
-        data = _decompress(_read_input(args))
-    except _Unusable as e:
-        print(f"bgpevpn decode: {e}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    dec = _Decoder(sys.stdout, args.json)
-    try:
-        if data[:4] in _CAPTURE_MAGIC:
-            _decode_capture(data, dec, tuple(args.port))
-        elif data[:16] == MARKER:
-            _decode_stream(data, dec)
-        elif not data:
-            raise _Unusable("empty input")
-        else:
-            raise _Unusable("not a BGP message stream, pcap or pcapng "
-                            f"(starts with {data[:8].hex()})")
-    except _Unusable as e:
+        status = _run_decoder(args, dec)
+    except Unusable as e:
         print(f"bgpevpn decode: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
     except BrokenPipeError:
         return EXIT_OK
-    print(dec.summary(), file=sys.stderr)
-    return EXIT_SKIPPED if dec.errors or dec.skipped else EXIT_OK
+    if args.summary:
+        if args.json:
+            print(json.dumps(dec.summary_dict()))
+        else:
+            print(dec.summary())
+    else:
+        print(dec.summary(), file=sys.stderr)
+    return status
+
+
+def cmd_evpn(args) -> int:
+    from .evpn import EvpnTable
+    table = EvpnTable()
+
+    def on_message(msg, meta):
+        if msg.type == "UPDATE":
+            table.apply_update(msg, meta.get("src"))
+    dec = Decoder(sys.stdout, False, quiet=True, on_message=on_message)
+    args.hex = getattr(args, "hex", False)
+    try:
+        status = _run_decoder(args, dec)
+    except Unusable as e:
+        print(f"bgpevpn evpn: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    view = table.to_dict()
+    if args.vni:
+        view = {k: v for k, v in view.items() if v["vni"] in set(args.vni)}
+    if args.json:
+        print(json.dumps({"vnis": list(view.values()), "summary": dec.summary_dict()}))
+    else:
+        _print_evpn(view)
+        print(dec.summary(), file=sys.stderr)
+    return status
+
+
+def _print_evpn(view: dict) -> None:
+    """Like FRR's ``show evpn vni`` then ``show evpn mac vni``."""
+    if not view:
+        print("no EVPN type 2 or type 3 routes with a VNI")
+        return
+    print(f"{'VNI':<10} {'#MACs':>6} {'#Remote VTEPs':>14}  VNI read from")
+    for v in view.values():
+        hows = sorted({e['vni_from'] for e in v['flood'] + v['macs']})
+        print(f"{v['vni']:<10} {len(v['macs']):>6} {len(v['flood']):>14}  {', '.join(hows)}")
+    for v in view.values():
+        print(f"\nVNI {v['vni']}")
+        print("  flood list (bridge fdb 00:00:00:00:00:00 dst ...):")
+        for f in v["flood"]:
+            print(f"    {f['vtep']:<40} rd {f['rd']}")
+        print(f"  {'MAC':<19} {'VTEP':<40} {'Seq':>4} {'Sticky':<6} IPs")
+        for m in v["macs"]:
+            print(f"  {m['mac']:<19} {str(m['vtep']):<40} {m['seq']:>4} "
+                  f"{'yes' if m['sticky'] else 'no':<6} {' '.join(m['ips']) or '-'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,16 +424,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"bgpevpn {__version__} "
                    f"(codec: {wire.IMPLEMENTATION})")
     sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("file", help="input file, '-' for stdin, or the hex string with --hex")
+        sp.add_argument("--port", type=int, action="append", default=None,
+                        help="TCP port of BGP in captures (default 179; repeatable)")
+        sp.add_argument("--json", action="store_true", help="JSON output")
+
     d = sub.add_parser("decode", help="decode BGP messages from a stream or capture",
                        description="Decode a raw BGP message stream (what a socket delivers "
                        "after the TCP handshake), a pcap or pcapng capture (optionally "
                        "gzip/bzip2/xz compressed), '-' for stdin, or a hex string with --hex.")
-    d.add_argument("file", help="input file, '-' for stdin, or the hex string with --hex")
+    common(d)
     d.add_argument("--hex", action="store_true", help="the input is a hex string")
-    d.add_argument("--json", action="store_true", help="one JSON object per message per line")
-    d.add_argument("--port", type=int, action="append", default=None,
-                   help="TCP port of BGP in captures (default 179; repeatable)")
+    d.add_argument("--format", choices=("plain", "frr", "gobgp", "junos"), default="plain",
+                   help="route notation (default plain)")
+    d.add_argument("--type", action="append", metavar="TYPE",
+                   help="only messages of this type (OPEN, UPDATE, ...; repeatable)")
+    d.add_argument("--route-type", type=int, action="append", metavar="N",
+                   help="only EVPN routes of this type (repeatable)")
+    d.add_argument("--rd", action="append", help="only routes with this RD (repeatable)")
+    d.add_argument("--mac", action="append", help="only routes for this MAC (repeatable)")
+    d.add_argument("--vni", type=int, action="append", help="only routes of this VNI")
+    d.add_argument("--peer", action="append", help="only messages from or to this address")
+    d.add_argument("--summary", action="store_true",
+                   help="print only the closing summary (to stdout)")
     d.set_defaults(func=cmd_decode)
+
+    e = sub.add_parser("evpn", help="what a VTEP would program from a capture's EVPN routes",
+                       description="Replay the EVPN routes of a capture or stream and print, "
+                       "per VNI, the flood list (type 3) and the MAC -> VTEP table (type 2), "
+                       "like FRR's show evpn vni / show evpn mac vni.")
+    common(e)
+    e.add_argument("--vni", type=int, action="append", help="only this VNI (repeatable)")
+    e.set_defaults(func=cmd_evpn, hex=False)
     return p
 
 

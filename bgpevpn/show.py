@@ -44,8 +44,10 @@ def _attrs_line(attrs: dict) -> str:
     return ", ".join(out)
 
 
-def format_message(msg) -> str:
-    """A one-line summary, then one indented line per route for UPDATEs."""
+def format_message(msg, style: str = "plain", keep=None) -> str:
+    """A one-line summary, then one indented line per route for UPDATEs, in
+    the notation ``style`` (plain, frr, gobgp, junos; see ``notation``);
+    ``keep(route)`` selects the routes shown."""
     d = msg.to_dict()
     t = d["type"]
     head = f"{t} len={d['length']}"
@@ -68,11 +70,19 @@ def format_message(msg) -> str:
             return f"{head} End-of-RIB {d['end_of_rib']}"
         lines = [f"{head} announce={len(d['announced'])} withdraw={len(d['withdrawn'])}"
                  + (f" | {_attrs_line(d['attributes'])}" if d["attributes"] else "")]
+        render = format_route
+        if style != "plain":
+            from .notation import format_route as styled
+
+            def render(r):
+                return styled(r, style)
         for r in msg.withdrawn:
-            lines.append("  - " + format_route(r))
+            if keep is None or keep(r):
+                lines.append("  - " + render(r))
         for r in msg.announced:
-            nh, ll = msg.next_hop_of(r)
-            lines.append("  + " + format_route(r) + f" nh {nh}" + (f",{ll}" if ll else ""))
+            if keep is None or keep(r):
+                nh, ll = msg.next_hop_of(r)
+                lines.append("  + " + render(r) + f" nh {nh}" + (f",{ll}" if ll else ""))
         return "\n".join(lines)
     if t == "UNKNOWN":
         return f"{head} type={d['type_code']} data={d['data']}"
