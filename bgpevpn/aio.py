@@ -476,9 +476,11 @@ class Speaker:
         kw.setdefault("families", self.families)
         return SessionConfig(self.local_as, self.router_id, **kw)
 
-    def add_peer(self, address: str, *, peer_as=None, mode: str = "both", port: int = 179,
+    def add_peer(self, address: str, *, peer_as=None, mode: str = "both", port=None,
                  md5=None, local_address=None, on_event=None, **session) -> Peer:
-        peer = Peer(self, address, self._config(peer_as=peer_as, **session), port=port,
+        """A neighbour; ``port`` defaults to the speaker's port."""
+        peer = Peer(self, address, self._config(peer_as=peer_as, **session),
+                    port=self.port if port is None else port,
                     mode=mode, md5=md5, local_address=local_address, on_event=on_event)
         self.peers[peer.address] = peer
         if md5:

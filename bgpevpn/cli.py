@@ -419,6 +419,58 @@ def _print_evpn(view: dict) -> None:
                   f"{'yes' if m['sticky'] else 'no':<6} {' '.join(m['ips']) or '-'}")
 
 
+def cmd_rr(args) -> int:
+    import asyncio
+    import logging
+
+    from .rr import ConfigError, RouteReflectorDaemon, load_config, query
+    sock = args.socket
+    cfg = None
+    if args.config:
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as e:
+            print(f"bgpevpn rr: {e}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        sock = sock or cfg.get("status", {}).get("socket")
+    if args.action == "run":
+        if cfg is None:
+            print("bgpevpn rr: --config is needed to run the route reflector", file=sys.stderr)
+            return EXIT_UNUSABLE
+        logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        try:
+            asyncio.run(RouteReflectorDaemon(cfg, args.config).run())
+        except OSError as e:
+            print(f"bgpevpn rr: {e}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        return EXIT_OK
+    if not sock:
+        print("bgpevpn rr: give --socket or a --config with [status] socket", file=sys.stderr)
+        return EXIT_UNUSABLE
+    command = "status" if args.action == "status" else \
+        f"routes {'json' if args.json else args.format}"
+    try:
+        body = asyncio.run(query(sock, command))
+    except (OSError, ValueError) as e:
+        print(f"bgpevpn rr: cannot reach the route reflector at {sock}: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.json:
+        print(json.dumps(body, indent=2))
+    elif args.action == "status":
+        print(f"AS {body['asn']} router id {body['router_id']} cluster {body['cluster_id']} "
+              f"up {body['uptime']}s; Loc-RIB {body['loc_rib']}")
+        print(f"{'Neighbor':<40} {'AS':>8} {'State':<12} {'Up':>10} {'Routes':>8}")
+        for p in body["peers"]:
+            up = f"{p['uptime']:.0f}s" if p["uptime"] is not None else "-"
+            print(f"{p['address']:<40} {str(p['peer_as'] or '-'):>8} {p['state']:<12} {up:>10} "
+                  f"{p['routes_received']:>8}")
+    else:
+        for line in body:
+            print(line)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bgpevpn", description="BGP and EVPN tools.")
     p.add_argument("--version", action="version", version=f"bgpevpn {__version__} "
@@ -458,6 +510,18 @@ def build_parser() -> argparse.ArgumentParser:
     common(e)
     e.add_argument("--vni", type=int, action="append", help="only this VNI (repeatable)")
     e.set_defaults(func=cmd_evpn, hex=False)
+
+    r = sub.add_parser("rr", help="route reflector daemon, its status and routes",
+                       description="bgpevpn rr --config FILE runs the route reflector; "
+                       "bgpevpn rr status / bgpevpn rr routes ask a running one.")
+    r.add_argument("action", nargs="?", choices=("run", "status", "routes"), default="run")
+    r.add_argument("--config", help="TOML configuration (see docs/rr.md)")
+    r.add_argument("--socket", help="status socket of a running route reflector")
+    r.add_argument("--format", choices=("frr", "gobgp", "junos"), default="frr",
+                   help="route notation for routes (default frr)")
+    r.add_argument("--json", action="store_true", help="JSON output")
+    r.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    r.set_defaults(func=cmd_rr)
     return p
 
 

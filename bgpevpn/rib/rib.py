@@ -1,0 +1,256 @@
+"""Adj-RIB-In, Loc-RIB and change events (RFC 4271 §3.2, §9).
+
+Routes are keyed by the route objects themselves (their equality and hash
+are the RIB key, RFC 7432 §7 for EVPN); one ``Path`` per (route key,
+source).  Attribute sets are interned, so a million routes from a VTEP
+share a handful of ``Attributes`` objects.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections import deque
+from dataclasses import dataclass
+
+from ..attributes import Attributes
+from .decision import best_path
+
+
+class Source:
+    """Where paths come from: a peer (or ``LOCAL`` for our own routes)."""
+    __slots__ = ("name", "address", "router_id", "asn", "ebgp", "client", "address_int",
+                 "router_id_int")
+
+    def __init__(self, name: str, address: str = "0.0.0.0", router_id: str = "0.0.0.0",
+                 asn: int = 0, ebgp: bool = False, client: bool = False):
+        self.name, self.address, self.router_id, self.asn = name, address, router_id, asn
+        self.ebgp, self.client = ebgp, client
+        self.address_int = int(ipaddress.ip_address(address.split("%")[0]))
+        self.router_id_int = int(ipaddress.ip_address(router_id))
+
+    def __repr__(self) -> str:
+        return f"Source({self.name!r})"
+
+
+LOCAL = Source("local")
+
+
+class Path:
+    """One route as received from one source."""
+    __slots__ = ("route", "attrs", "source", "next_hop", "stale")
+
+    def __init__(self, route, attrs, source, next_hop, stale=False):
+        self.route, self.attrs, self.source, self.next_hop, self.stale = \
+            route, attrs, source, next_hop, stale
+
+    def __repr__(self) -> str:
+        return f"Path({self.route!r} from {self.source.name})"
+
+
+@dataclass(frozen=True)
+class BestPathChanged:
+    """The best path of ``route`` (its key) in ``family`` changed:
+    ``kind`` is ``added``, ``changed`` or ``withdrawn``."""
+    family: tuple
+    route: object
+    kind: str
+    old: object
+    new: object
+
+
+class AttributeInterner:
+    """One shared ``Attributes`` per distinct attribute set."""
+
+    def __init__(self):
+        self._sets: dict = {}
+
+    def __call__(self, attrs: Attributes) -> Attributes:
+        return self._sets.setdefault(attrs.key, attrs)
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+
+class Rib:
+    """Adj-RIB-In per source and the Loc-RIB with best paths.
+
+    ``loc[family][route]`` is the best ``Path``; ``_cands[family][route]``
+    holds the other candidates only for keys with more than one path.
+    Changes of best path go to callbacks (``on_change``) and to an async
+    iterator (``async for change in rib.changes()``).
+    """
+
+    def __init__(self, import_policy=None):
+        self.adj_in: dict = {}     # source -> family -> {route: Path}
+        self.loc: dict = {}        # family -> {route: best Path}
+        self._cands: dict = {}     # family -> {route: [Path, ...]} (2+ paths)
+        self.intern = AttributeInterner()
+        self.import_policy = import_policy
+        self._callbacks: list = []
+        self._queues: list = []
+
+    # --- change delivery -----------------------------------------------------
+    def on_change(self, callback) -> None:
+        self._callbacks.append(callback)
+
+    async def changes(self, maxsize: int = 0):
+        """Async iterator of BestPathChanged (bounded by ``maxsize`` if set)."""
+        q: asyncio.Queue = asyncio.Queue(maxsize)
+        self._queues.append(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._queues.remove(q)
+
+    def _emit(self, changes) -> None:
+        if not changes:
+            return
+        for cb in self._callbacks:
+            for c in changes:
+                cb(c)
+        for q in self._queues:
+            for c in changes:
+                q.put_nowait(c)
+
+    # --- input ------------------------------------------------------------------
+    def update(self, source: Source, family, announced=(), withdrawn=(), attributes=None,
+               next_hop=None) -> list:
+        """Apply what ``source`` sent for ``family``: withdrawals first, then
+        announcements with one attribute set.  Returns the BestPathChanged list."""
+        fam_in = self.adj_in.setdefault(source, {}).setdefault(family, {})
+        loc = self.loc.setdefault(family, {})
+        cands = self._cands.setdefault(family, {})
+        changes = []
+        for r in withdrawn:
+            old = fam_in.pop(r, None)
+            if old is not None:
+                self._remove(family, loc, cands, r, old, changes)
+        if announced:
+            attrs = self.intern(attributes) if attributes is not None else Attributes()
+            policy = self.import_policy
+            for r in announced:
+                path = Path(r, attrs, source, next_hop)
+                if policy is not None:
+                    path = policy(source, family, path)
+                    if path is None:
+                        old = fam_in.pop(r, None)
+                        if old is not None:
+                            self._remove(family, loc, cands, r, old, changes)
+                        continue
+                old = fam_in.get(r)
+                fam_in[r] = path
+                self._add(family, loc, cands, r, path, old, changes)
+        self._emit(changes)
+        return changes
+
+    def _add(self, family, loc, cands, r, path, old, changes) -> None:
+        cur = loc.get(r)
+        if cur is None:
+            loc[r] = path
+            changes.append(BestPathChanged(family, r, "added", None, path))
+            return
+        lst = cands.get(r)
+        if lst is None:
+            if cur.source is path.source:
+                loc[r] = path   # implicit withdraw of the source's previous path
+                changes.append(BestPathChanged(family, r, "changed", cur, path))
+                return
+            lst = cands[r] = [cur]
+        if old is not None:
+            lst[:] = [p for p in lst if p.source is not path.source]
+        lst.append(path)
+        best = best_path(lst)
+        if best is not cur:
+            loc[r] = best
+            changes.append(BestPathChanged(family, r, "changed", cur, best))
+
+    def _remove(self, family, loc, cands, r, old, changes) -> None:
+        lst = cands.get(r)
+        if lst is None:
+            if loc.get(r) is old:
+                del loc[r]
+                changes.append(BestPathChanged(family, r, "withdrawn", old, None))
+            return
+        lst[:] = [p for p in lst if p is not old]
+        cur = loc.get(r)
+        if len(lst) == 1:
+            del cands[r]
+        best = best_path(lst)
+        if best is not cur:
+            loc[r] = best
+            changes.append(BestPathChanged(family, r, "changed", cur, best))
+
+    def apply_event(self, source: Source, event) -> list:
+        """A session ``UpdateReceived`` event (RFC 7606 already applied)."""
+        changes = []
+        attrs = event.attributes
+        mp = attrs.mp_reach
+        by_family: dict = {}
+        for r in event.withdrawn:
+            by_family.setdefault(r.family, ([], []))[1].append(r)
+        for r in event.announced:
+            by_family.setdefault(r.family, ([], []))[0].append(r)
+        for fam, (ann, wd) in by_family.items():
+            nh = mp.next_hop if mp is not None and (mp.afi, mp.safi) == fam else attrs.next_hop
+            changes += self.update(source, fam, ann, wd, attrs, nh)
+        return changes
+
+    # --- sources ----------------------------------------------------------------
+    def drop_source(self, source: Source, family=None) -> list:
+        """Remove what ``source`` sent (all families, or one): a session down."""
+        fams = self.adj_in.get(source, {})
+        changes = []
+        for fam in [family] if family is not None else list(fams):
+            routes = fams.get(fam)
+            if not routes:
+                continue
+            changes += self.update(source, fam, (), list(routes.keys()))
+            fams.pop(fam, None)
+        if family is None:
+            self.adj_in.pop(source, None)
+        return changes
+
+    def mark_stale(self, source: Source, family) -> int:
+        """RFC 4724 §4.2: keep the routes but mark them stale."""
+        routes = self.adj_in.get(source, {}).get(family, {})
+        for p in routes.values():
+            p.stale = True
+        return len(routes)
+
+    def flush_stale(self, source: Source, family) -> list:
+        """Remove the paths still stale (not re-announced after the restart)."""
+        routes = self.adj_in.get(source, {}).get(family, {})
+        stale = [r for r, p in routes.items() if p.stale]
+        return self.update(source, family, (), stale)
+
+    # --- queries -----------------------------------------------------------------
+    def best(self, family) -> dict:
+        return self.loc.get(family, {})
+
+    def paths(self, family, route) -> list:
+        lst = self._cands.get(family, {}).get(route)
+        if lst is not None:
+            return list(lst)
+        p = self.loc.get(family, {}).get(route)
+        return [p] if p is not None else []
+
+    def count(self, family=None) -> int:
+        if family is not None:
+            return len(self.loc.get(family, {}))
+        return sum(len(v) for v in self.loc.values())
+
+
+class ChangeBuffer:
+    """Collects changes for consumers that batch (Adj-RIB-Out, FDB programming)."""
+
+    def __init__(self):
+        self.items: deque = deque()
+
+    def __call__(self, change) -> None:
+        self.items.append(change)
+
+    def drain(self) -> list:
+        out = list(self.items)
+        self.items.clear()
+        return out
