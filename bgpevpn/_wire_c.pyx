@@ -17,7 +17,7 @@ from cpython cimport array
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy, memcmp
 
-import array as _array_mod
+import gc as _gc
 import socket as _socket
 
 from . import _wire_py as _py
@@ -43,16 +43,24 @@ cdef extern from *:
     /* A bytes-subclass instance holding n octets copied from data: what
        bytes.__new__(cls, data[:n]) gives, without the temporary bytes. */
     static PyObject *bgpevpn_new_packed(PyTypeObject *t, const char *data, Py_ssize_t n) {
-        PyObject *o = t->tp_alloc(t, n);
-        if (o == NULL) return NULL;
+        PyObject *o;
+        if (PyType_IS_GC(t)) {
+            /* Heap types are always GC types, but a packed route holds no
+               references (no __dict__, empty __slots__): it can never be in a
+               cycle, so it is allocated without being tracked (a million
+               tracked routes would make every collection walk them) and
+               without the zero-fill tp_alloc does; n + 1 leaves room for the
+               NUL every bytes object ends with. */
+            o = (PyObject *)PyObject_GC_NewVar(PyVarObject, t, n + 1);
+            if (o == NULL) return NULL;
+            Py_SET_SIZE(o, n);
+        } else {
+            o = t->tp_alloc(t, n);
+            if (o == NULL) return NULL;
+        }
         memcpy(PyBytes_AS_STRING(o), data, (size_t)n);
         PyBytes_AS_STRING(o)[n] = 0;
         ((PyBytesObject *)o)->ob_shash = -1;
-        /* Heap types are always GC types, but a packed route holds no
-           references (no __dict__, empty __slots__): it can never be part of
-           a cycle, so keep it out of the collector's lists.  A million
-           tracked routes would make every collection walk them. */
-        if (PyType_IS_GC(t)) PyObject_GC_UnTrack(o);
         return o;
     }
     #if defined(__GNUC__) || defined(__clang__)
@@ -88,6 +96,8 @@ RESET = ErrorAction.SESSION_RESET
 
 cdef bytes MARKER = b"\xff" * 16
 cdef uint32_t NO_LABEL_C = 0xFFFFFFFF
+#: buffers at least this large are decoded with the garbage collector paused
+cdef Py_ssize_t _GC_PAUSE_BYTES = 1 << 16
 cdef int HEADER_LEN = 19
 _ntop = _socket.inet_ntop
 _AF_INET = _socket.AF_INET
@@ -182,7 +192,19 @@ def decode_messages(data, context=None):
     if pos != PyBytes_GET_SIZE(buf):
         raise MessageHeaderError(2, f"{PyBytes_GET_SIZE(buf) - pos} octets after the last whole "
                                  "message (truncated message)", offset=pos)
-    return [decode_frame(buf, s, e, ctx) for s, e in frames]
+    if PyBytes_GET_SIZE(buf) < _GC_PAUSE_BYTES:
+        return [decode_frame(buf, s, e, ctx) for s, e in frames]
+    # Bulk decode: the routes created here are untracked, but every
+    # allocation still counts towards the next collection, and collections
+    # would repeatedly walk the lists being filled.  Pause the collector for
+    # the duration of this call only.
+    was_enabled = _gc.isenabled()
+    _gc.disable()
+    try:
+        return [decode_frame(buf, s, e, ctx) for s, e in frames]
+    finally:
+        if was_enabled:
+            _gc.enable()
 
 
 def decode_message(data, context=None):
@@ -638,7 +660,7 @@ cdef class _Col:
     cdef inline void reserve(self, Py_ssize_t extra) except *:
         cdef Py_ssize_t want = self.n + extra
         if want > len(self.arr):
-            array.resize(self.arr, max(want, 2 * len(self.arr), 1024))
+            array.resize(self.arr, want if self.n == 0 else max(want, 2 * len(self.arr)))
 
     cdef array.array finish(self):
         array.resize(self.arr, self.n)
@@ -657,15 +679,17 @@ def decode_columns(data, context=None):
         raise MessageHeaderError(2, f"{PyBytes_GET_SIZE(buf) - pos} octets after the last whole "
                                  "message (truncated message)", offset=pos)
     cdef _Col c_type = _Col("B"), c_off = _Col("Q"), c_pid = _Col("I"), c_rd = _Col("Q")
-    cdef _Col c_tag = _Col("I"), c_mac = _Col("Q"), c_ipoff = _Col("Q"), c_iplen = _Col("B")
+    cdef _Col c_tag = _Col("I"), c_mac = _Col("Q"), c_ipoff = _Col("B"), c_iplen = _Col("B")
     cdef _Col c_l1 = _Col("I"), c_l2 = _Col("I"), c_attr = _Col("i")
     cdef dict interned = {}
     cdef dict messages = cols.messages
     cdef dict other = cols.other_routes
-    cdef Py_ssize_t start, end, mpos, mend, k
+    cdef Py_ssize_t start, end, mpos, mend, k, total = 0
     cdef int index
     cdef bint evpn_ap = FAMILY_EVPN in ctx.add_path
-    cdef list spans
+    cdef list spans, work = []
+    # pass 1: decode every message (attributes, errors) and find the EVPN
+    # NLRI ranges, validated and counted; pass 2 fills columns allocated once
     for start, end in frames:
         mtype = p[start + 18]
         if mtype != 2 or evpn_ap:
@@ -673,15 +697,15 @@ def decode_columns(data, context=None):
             msg = decode_frame(buf, start, end, ctx)
             messages[msg.type] = messages.get(msg.type, 0) + 1
             if mtype == 2:
-                _columns_from_update(cols, buf, start, end, msg, interned, c_type, c_off, c_pid,
-                                     c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+                work.append((None, start, end, msg))
             continue
         spans = []
         try:
             upd = _decode_update(buf, p, start + HEADER_LEN, end, ctx, end - start, spans)
-        except BGPError as e:
-            if e.offset is None:
-                e.offset = start
+        except BGPError:
+            # rare: decode again with route objects, so the error (and the
+            # partial UPDATE it carries) is exactly the one decode_messages gives
+            decode_frame(buf, start, end, ctx)
             raise
         messages["UPDATE"] = messages.get("UPDATE", 0) + 1
         attrs = upd.attributes
@@ -697,8 +721,8 @@ def decode_columns(data, context=None):
                 index = idx
             else:
                 index = WITHDRAWN
-            _columns_walk(p, mpos, mend, nroutes, index, c_type, c_off, c_pid, c_rd, c_tag, c_mac,
-                          c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+            work.append((index, mpos, mend, nroutes))
+            total += <Py_ssize_t>nroutes
         mp = attrs.mp_reach
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
             fam = (mp.afi, mp.safi)
@@ -710,13 +734,22 @@ def decode_columns(data, context=None):
         k = len(upd.nlri) + len(upd.withdrawn_routes)
         if k:
             other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
+    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
+        (<_Col>col).reserve(total)
+    for item in work:
+        if item[0] is None:
+            _columns_from_update(cols, buf, item[1], item[2], item[3], interned, c_type, c_off,
+                                 c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+        else:
+            _columns_walk(p, item[1], item[2], item[3], item[0], c_type, c_off, c_pid, c_rd,
+                          c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
     cols.route_type = c_type.finish()
     cols.offset = c_off.finish()
     cols.path_id = c_pid.finish()
     cols.rd = c_rd.finish()
     cols.ethernet_tag = c_tag.finish()
     cols.mac = c_mac.finish()
-    cols.ip_offset = c_ipoff.finish()
+    cols.ip_at = c_ipoff.finish()
     cols.ip_len = c_iplen.finish()
     cols.label1 = c_l1.finish()
     cols.label2 = c_l2.finish()
@@ -771,7 +804,7 @@ cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssi
     cdef uint64_t *a_rd = <uint64_t *>c_rd.arr.data.as_voidptr
     cdef uint32_t *a_tag = <uint32_t *>c_tag.arr.data.as_voidptr
     cdef uint64_t *a_mac = <uint64_t *>c_mac.arr.data.as_voidptr
-    cdef uint64_t *a_ipoff = <uint64_t *>c_ipoff.arr.data.as_voidptr
+    cdef uint8_t *a_ipoff = <uint8_t *>c_ipoff.arr.data.as_uchars
     cdef uint8_t *a_iplen = <uint8_t *>c_iplen.arr.data.as_uchars
     cdef uint32_t *a_l1 = <uint32_t *>c_l1.arr.data.as_voidptr
     cdef uint32_t *a_l2 = <uint32_t *>c_l2.arr.data.as_voidptr
@@ -782,7 +815,8 @@ cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssi
         rtype = p[q]
         length = p[q + 1]
         bb = q + 2
-        rd = rd64(p + bb) if (rtype <= 8 or ((rtype == 9 or rtype == 10) and length >= 8)) \
+        # types 1-8 were validated to hold an RD; 9/10 only when long enough
+        rd = rd64(p + bb) if ((1 <= rtype <= 8) or ((rtype == 9 or rtype == 10) and length >= 8)) \
             else 0
         tag = 0
         mac = 0
@@ -797,21 +831,21 @@ cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssi
             tag = rd32(p + bb + 18)
             mac = (<uint64_t>rd16(p + bb + 23) << 32) | rd32(p + bb + 25)
             ip_len = p[bb + 29] >> 3
-            ip_off = bb + 30 if ip_len else 0
+            ip_off = 32 if ip_len else 0
             l1 = rd24(p + bb + 30 + ip_len)
             if length - 30 - ip_len == 6:
                 l2 = rd24(p + bb + 33 + ip_len)
         elif rtype == 3:
             tag = rd32(p + bb + 8)
             ip_len = p[bb + 12] >> 3
-            ip_off = bb + 13
+            ip_off = 15
         elif rtype == 4:
             ip_len = p[bb + 18] >> 3
-            ip_off = bb + 19
+            ip_off = 21
         elif rtype == 5:
             tag = rd32(p + bb + 18)
             ip_len = 4 if length == 34 else 16
-            ip_off = bb + 23
+            ip_off = 25
             l1 = rd24(p + bb + length - 3)
         elif rtype == 6:
             tag = rd32(p + bb + 8)
@@ -840,36 +874,38 @@ cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end
                                dict interned, _Col c_type, _Col c_off, _Col c_pid, _Col c_rd,
                                _Col c_tag, _Col c_mac, _Col c_ipoff, _Col c_iplen, _Col c_l1,
                                _Col c_l2, _Col c_attr) except *:
-    """The slow path (EVPN with ADD-PATH): rows from decoded route objects,
-    as the Python twin builds them."""
+    """The slow path (EVPN with ADD-PATH): rows exactly as the Python twin
+    builds them, copied into the columns."""
     tmp = EvpnColumns(buf)
-    tmp.attribute_sets = cols.attribute_sets
-    _py_rows = _py._add_rows
     attrs = msg.attributes
+    reach, unreach = _py._evpn_nlri_ranges(buf, start, end)
     mp = attrs.mp_reach
+    un = attrs.mp_unreach
+    rows = []
     if mp is not None and (mp.afi, mp.safi) == FAMILY_EVPN and mp.routes:
         k = (attrs.key, bytes(mp.next_hop))
         index = interned.get(k)
         if index is None:
             index = interned[k] = len(cols.attribute_sets)
             cols.attribute_sets.append((attrs, bytes(mp.next_hop)))
-        _py_rows(tmp, buf, start, end, mp.routes, index)
+        rows.append((reach[0], reach, index))
     elif mp is not None and mp.routes:
         fam = (mp.afi, mp.safi)
         cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(mp.routes)
-    un = attrs.mp_unreach
     if un is not None and (un.afi, un.safi) == FAMILY_EVPN:
-        _py_rows(tmp, buf, start, end, un.routes, WITHDRAWN)
+        rows.append((unreach[0], unreach, WITHDRAWN))
     elif un is not None and un.routes:
         fam = (un.afi, un.safi)
         cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(un.routes)
+    for _, span, index in sorted(rows):
+        _py._add_rows(tmp, buf, span, index, True)
     n4 = len(msg.nlri) + len(msg.withdrawn_routes)
     if n4:
         cols.other_routes[FAMILY_IPV4_UNICAST] = cols.other_routes.get(FAMILY_IPV4_UNICAST, 0) + n4
     cdef Py_ssize_t n = len(tmp.route_type), j
     for name, col in (("route_type", c_type), ("offset", c_off), ("path_id", c_pid),
                       ("rd", c_rd), ("ethernet_tag", c_tag), ("mac", c_mac),
-                      ("ip_offset", c_ipoff), ("ip_len", c_iplen), ("label1", c_l1),
+                      ("ip_at", c_ipoff), ("ip_len", c_iplen), ("label1", c_l1),
                       ("label2", c_l2), ("attr_index", c_attr)):
         src = getattr(tmp, name)
         (<_Col>col).reserve(n)

@@ -740,29 +740,34 @@ def decode_columns(data, context=None):
         raise MessageHeaderError(2, f"{len(buf) - pos} octets after the last whole message "
                                  "(truncated message)", offset=pos)
     interned = {}
+    add_path = FAMILY_EVPN in ctx.add_path
     for start, end in frames:
         msg = decode_frame(buf, start, end, ctx)
         cols.messages[msg.type] = cols.messages.get(msg.type, 0) + 1
         if msg.type_code != MessageType.UPDATE:
             continue
         attrs = msg.attributes
+        reach, unreach = _evpn_nlri_ranges(buf, start, end)
         mp = attrs.mp_reach
+        un = attrs.mp_unreach
+        rows = []   # (position, span, attribute index): rows follow wire order
         if mp is not None and (mp.afi, mp.safi) == FAMILY_EVPN and mp.routes:
             k = (attrs.key, bytes(mp.next_hop))
             index = interned.get(k)
             if index is None:
                 index = interned[k] = len(cols.attribute_sets)
                 cols.attribute_sets.append((attrs, bytes(mp.next_hop)))
-            _add_rows(cols, buf, start, end, mp.routes, index)
+            rows.append((reach[0], reach, index))
         elif mp is not None and mp.routes:
             fam = (mp.afi, mp.safi)
             cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(mp.routes)
-        un = attrs.mp_unreach
         if un is not None and (un.afi, un.safi) == FAMILY_EVPN:
-            _add_rows(cols, buf, start, end, un.routes, WITHDRAWN)
+            rows.append((unreach[0], unreach, WITHDRAWN))
         elif un is not None and un.routes:
             fam = (un.afi, un.safi)
             cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(un.routes)
+        for _, span, index in sorted(rows):
+            _add_rows(cols, buf, span, index, add_path)
         n4 = len(msg.nlri) + len(msg.withdrawn_routes)
         if n4:
             cols.other_routes[FAMILY_IPV4_UNICAST] = \
@@ -770,18 +775,38 @@ def decode_columns(data, context=None):
     return cols
 
 
-def _add_rows(cols, buf, start, end, routes, index):
-    """Locate each route of an UPDATE in ``buf`` (they are in wire order, so
-    a forward search from the previous one finds each) and append its row."""
-    pos = start
-    for r in routes:
-        raw = bytes(r)
-        at = buf.find(raw, pos, end)
+def _evpn_nlri_ranges(buf, start, end):
+    """(pos, end) of the EVPN NLRI in the MP_REACH and MP_UNREACH of an
+    UPDATE that decoded cleanly (so every length below is known good)."""
+    pos = start + HEADER_LEN
+    wlen = _u16(buf, pos)[0]
+    a = pos + 4 + wlen
+    aend = a + _u16(buf, pos + 2 + wlen)[0]
+    reach = unreach = (0, 0)
+    while a < aend:
+        flags, code = buf[a], buf[a + 1]
+        if flags & 0x10:
+            vstart, vend = a + 4, a + 4 + _u16(buf, a + 2)[0]
+        else:
+            vstart, vend = a + 3, a + 3 + buf[a + 2]
+        if code in (AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI) \
+                and _u16(buf, vstart)[0] == 25 and buf[vstart + 2] == 70:
+            if code == AttrType.MP_REACH_NLRI:
+                reach = (vstart + 5 + buf[vstart + 3], vend)
+            else:
+                unreach = (vstart + 3, vend)
+        a = vend
+    return reach, unreach
+
+
+def _add_rows(cols, buf, span, index, add_path):
+    """One row per EVPN route in buf[span[0]:span[1]] (validated by the decode)."""
+    at, end = span
+    while at < end:
         pid = 0
-        if isinstance(r, AddPathEvpnRoute):
-            pid = r.path_id
+        if add_path:
+            pid = _u32(buf, at)[0]
             at += 4
-            raw = raw[4:]
         rd, tag, mac, ip_off, ip_len, l1, l2 = row_of_route(buf, at)
         cols.route_type.append(buf[at])
         cols.offset.append(at)
@@ -789,12 +814,12 @@ def _add_rows(cols, buf, start, end, routes, index):
         cols.rd.append(rd)
         cols.ethernet_tag.append(tag)
         cols.mac.append(mac)
-        cols.ip_offset.append(ip_off)
+        cols.ip_at.append(ip_off)
         cols.ip_len.append(ip_len)
         cols.label1.append(l1)
         cols.label2.append(l2)
         cols.attr_index.append(index)
-        pos = at + len(raw)
+        at += 2 + buf[at + 1]
 
 
 # --- encoding ------------------------------------------------------------------------

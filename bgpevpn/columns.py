@@ -23,7 +23,8 @@ COLUMN_TYPECODES = {
     "rd": "Q",            # the 8 RD octets as a big-endian integer (0 when the type has none)
     "ethernet_tag": "I",  # types 1, 2, 3, 5, 6, 7, 8 (0 otherwise)
     "mac": "Q",           # type 2: the MAC as a 48-bit integer (0 otherwise)
-    "ip_offset": "Q",     # offset in ``buffer`` of the IP (type 2 IP, type 3/4 originator, type 5 prefix); 0 = none
+    "ip_at": "B",         # where the IP starts, counted from ``offset`` (type 2 IP, type 3/4
+                          # originator, type 5 prefix); 0 = no IP
     "ip_len": "B",        # its length in octets: 0, 4 or 16
     "label1": "I",        # raw 3-octet label (VNI for VXLAN), NO_LABEL when the type has none
     "label2": "I",        # type 2 second label, NO_LABEL when absent
@@ -56,6 +57,14 @@ class EvpnColumns:
     def columns(self) -> dict:
         return {name: getattr(self, name) for name in COLUMN_TYPECODES}
 
+    def ip(self, i: int):
+        """The IP address octets of row ``i`` (b"" when it has none)."""
+        at = self.ip_at[i]
+        if not at:
+            return b""
+        start = self.offset[i] + at
+        return self.buffer[start:start + self.ip_len[i]]
+
     def route(self, i: int):
         """The route object of row ``i`` (created on demand)."""
         off = self.offset[i]
@@ -74,13 +83,13 @@ class EvpnColumns:
 
 
 def row_of_route(buf: bytes, off: int):
-    """(rd, ethernet_tag, mac, ip_offset, ip_len, label1, label2) of the EVPN
+    """(rd, ethernet_tag, mac, ip_at, ip_len, label1, label2) of the EVPN
     route at ``off`` (already validated by the codec): the reference the
     columnar decoders follow (RFC 7432 §7, RFC 9136 §3.1, RFC 9251 §9)."""
     rtype = buf[off]
     length = buf[off + 1]
     b = off + 2
-    has_rd = rtype <= 8 or (rtype in (9, 10) and length >= 8)
+    has_rd = 1 <= rtype <= 8 or (rtype in (9, 10) and length >= 8)
     rd = int.from_bytes(buf[b:b + 8], "big") if has_rd else 0
     tag = mac = ip_off = ip_len = 0
     l1 = l2 = NO_LABEL
@@ -91,7 +100,7 @@ def row_of_route(buf: bytes, off: int):
         tag = int.from_bytes(buf[b + 18:b + 22], "big")
         mac = int.from_bytes(buf[b + 23:b + 29], "big")
         ip_len = buf[b + 29] >> 3
-        ip_off = b + 30 if ip_len else 0
+        ip_off = 32 if ip_len else 0
         p = b + 30 + ip_len
         l1 = int.from_bytes(buf[p:p + 3], "big")
         if length - 30 - ip_len == 6:
@@ -99,14 +108,14 @@ def row_of_route(buf: bytes, off: int):
     elif rtype == 3:
         tag = int.from_bytes(buf[b + 8:b + 12], "big")
         ip_len = buf[b + 12] >> 3
-        ip_off = b + 13
+        ip_off = 15
     elif rtype == 4:
         ip_len = buf[b + 18] >> 3
-        ip_off = b + 19
+        ip_off = 21
     elif rtype == 5:
         tag = int.from_bytes(buf[b + 18:b + 22], "big")
         ip_len = 4 if length == 34 else 16
-        ip_off = b + 23
+        ip_off = 25
         l1 = int.from_bytes(buf[b + length - 3:b + length], "big")
     elif rtype in (6, 7, 8):
         tag_at = b + (8 if rtype == 6 else 18)
