@@ -1037,3 +1037,111 @@ cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
 
 
 __all__ = list(_py.__all__)
+
+
+# --- RIB keys of EVPN routes in C ---------------------------------------------------
+# The RIB keys routes by their key (RFC 7432 §7: for type 2, RD + Ethernet tag
+# + MAC + IP; ESI and labels excluded).  These functions compute the same
+# bytes as routes.EvpnRoute.key without Python slicing, and are installed on
+# the route classes when this twin is loaded; hash values are cached in the
+# bytes object's hash slot (the route is immutable and its bytes hash is
+# never used: __hash__ is always this one).
+
+from .routes import EvpnRoute as _EvpnRoute
+from .routes import (EthernetAutoDiscoveryRoute as _T1, InclusiveMulticastRoute as _T3,
+                     EthernetSegmentRoute as _T4, IpPrefixRoute as _T5,
+                     SelectiveMulticastRoute as _T6, MembershipReportSynchRoute as _T7,
+                     LeaveSynchRoute as _T8, RawEvpnRoute as _TR)
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #pragma GCC diagnostic push
+    #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    #endif
+    static Py_hash_t bgpevpn_get_cached_hash(PyObject *o) { return ((PyBytesObject *)o)->ob_shash; }
+    static void bgpevpn_set_cached_hash(PyObject *o, Py_hash_t h) { ((PyBytesObject *)o)->ob_shash = h; }
+    #if defined(__GNUC__) || defined(__clang__)
+    #pragma GCC diagnostic pop
+    #endif
+    """
+    Py_hash_t get_cached_hash "bgpevpn_get_cached_hash"(object o)
+    void set_cached_hash "bgpevpn_set_cached_hash"(object o, Py_hash_t h)
+
+
+cdef Py_ssize_t _write_key(const uint8_t *r, Py_ssize_t n, uint8_t *out) noexcept nogil:
+    """Write the RIB key of the EVPN route r[0:n] to out (room for n octets);
+    a route whose layout does not fit its type keys on all of its octets,
+    exactly as the Python properties would read it only for valid layouts."""
+    cdef Py_ssize_t k = 0, a, b, c, d
+    if n < 2:
+        memcpy(out, r, n)
+        return n
+    cdef int t = r[0]
+    a, b, c, d = 2, n, n, n
+    if t == 1 and n >= 24:
+        a, b = 2, 24
+    elif t == 2 and n >= 32 and 32 + (r[31] >> 3) <= n:
+        a, b, c, d = 2, 10, 20, 32 + (r[31] >> 3)
+    elif t == 5 and (n == 36 or n == 60):
+        a, b, c, d = 2, 10, 20, 25 + (4 if r[1] == 34 else 16)
+    elif (t == 6 or t == 7) and n >= 3:
+        a, b = 2, n - 1
+    elif t == 8 and n >= 8:
+        a, b = 2, n - 6
+    out[0] = r[0]
+    k = 1
+    memcpy(out + k, r + a, b - a)
+    k += b - a
+    if d > c:
+        memcpy(out + k, r + c, d - c)
+        k += d - c
+    return k
+
+
+def evpn_route_key(self):
+    """The RIB key (RFC 7432 §7, RFC 9136 §3.2, RFC 9251 §9) as bytes."""
+    cdef bytes b = <bytes>self
+    cdef uint8_t out[260]
+    cdef Py_ssize_t n = _write_key(<const uint8_t *>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), out)
+    return PyBytes_FromStringAndSize(<char *>out, n)
+
+
+def evpn_route_hash(self):
+    cdef Py_hash_t h = get_cached_hash(self)
+    if h != -1:
+        return h
+    h = hash(evpn_route_key(self))
+    set_cached_hash(self, h)
+    return h
+
+
+def evpn_route_eq(self, other):
+    if not isinstance(other, _EvpnRoute):
+        return NotImplemented
+    cdef uint8_t ka[260]
+    cdef uint8_t kb[260]
+    cdef bytes x = <bytes>self, y = <bytes>other
+    cdef Py_ssize_t na = _write_key(<const uint8_t *>PyBytes_AS_STRING(x), PyBytes_GET_SIZE(x), ka)
+    cdef Py_ssize_t nb = _write_key(<const uint8_t *>PyBytes_AS_STRING(y), PyBytes_GET_SIZE(y), kb)
+    return na == nb and memcmp(ka, kb, na) == 0
+
+
+def evpn_route_ne(self, other):
+    r = evpn_route_eq(self, other)
+    return r if r is NotImplemented else not r
+
+
+def install_route_keys():
+    """Put the C key, hash and equality on the EVPN route classes (same
+    results as their Python definitions, computed without slicing)."""
+    for cls in (_EvpnRoute, _T1, MacIpRoute, _T3, _T4, _T5, _T6, _T7, _T8, _TR):
+        if "key" in cls.__dict__ and "_py_key" not in cls.__dict__:
+            cls._py_key = cls.__dict__["key"]   # the reference definition, for the tests
+        cls.key = property(evpn_route_key, doc="RIB key (C)")
+        cls.__hash__ = evpn_route_hash
+        cls.__eq__ = evpn_route_eq
+        cls.__ne__ = evpn_route_ne
+
+
+install_route_keys()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from .._gcpause import gc_paused
 from ..attributes import Attributes
 from .decision import best_path
 
@@ -47,15 +48,18 @@ class Path:
         return f"Path({self.route!r} from {self.source.name})"
 
 
-@dataclass(frozen=True)
-class BestPathChanged:
+class BestPathChanged(NamedTuple):
     """The best path of ``route`` (its key) in ``family`` changed:
-    ``kind`` is ``added``, ``changed`` or ``withdrawn``."""
+    ``kind`` is ``added``, ``changed`` or ``withdrawn``; ``old``/``new`` are
+    the previous and the new best ``Path`` (None when there is none)."""
     family: tuple
     route: object
     kind: str
     old: object
     new: object
+
+
+_tuple_new = tuple.__new__   # builds a BestPathChanged without a Python-level __new__
 
 
 class AttributeInterner:
@@ -118,6 +122,12 @@ class Rib:
                next_hop=None) -> list:
         """Apply what ``source`` sent for ``family``: withdrawals first, then
         announcements with one attribute set.  Returns the BestPathChanged list."""
+        with gc_paused(len(announced) + len(withdrawn)):
+            changes = self._update(source, family, announced, withdrawn, attributes, next_hop)
+        self._emit(changes)
+        return changes
+
+    def _update(self, source, family, announced, withdrawn, attributes, next_hop) -> list:
         fam_in = self.adj_in.setdefault(source, {}).setdefault(family, {})
         loc = self.loc.setdefault(family, {})
         cands = self._cands.setdefault(family, {})
@@ -129,20 +139,41 @@ class Rib:
         if announced:
             attrs = self.intern(attributes) if attributes is not None else Attributes()
             policy = self.import_policy
-            for r in announced:
-                path = Path(r, attrs, source, next_hop)
-                if policy is not None:
-                    path = policy(source, family, path)
-                    if path is None:
-                        old = fam_in.pop(r, None)
-                        if old is not None:
-                            self._remove(family, loc, cands, r, old, changes)
-                        continue
-                old = fam_in.get(r)
-                fam_in[r] = path
-                self._add(family, loc, cands, r, path, old, changes)
-        self._emit(changes)
+            if policy is not None:
+                self._announce_with_policy(family, fam_in, loc, cands, source, announced, attrs,
+                                           next_hop, policy, changes)
+            else:
+                # the hot path: one Path per route, one dict probe per table in the
+                # common cases (a new key; the same source replacing its path)
+                append = changes.append
+                for r in announced:
+                    path = Path(r, attrs, source, next_hop)
+                    old = fam_in.setdefault(r, path)
+                    if old is not path:
+                        fam_in[r] = path
+                    cur = loc.setdefault(r, path)
+                    if cur is path:
+                        append(_tuple_new(BestPathChanged, (family, r, "added", None, path)))
+                    elif cur.source is source and r not in cands:
+                        loc[r] = path
+                        append(_tuple_new(BestPathChanged, (family, r, "changed", cur, path)))
+                    else:
+                        self._add(family, loc, cands, r, path, old if old is not path else None,
+                                  changes)
         return changes
+
+    def _announce_with_policy(self, family, fam_in, loc, cands, source, announced, attrs,
+                              next_hop, policy, changes) -> None:
+        for r in announced:
+            path = policy(source, family, Path(r, attrs, source, next_hop))
+            if path is None:
+                old = fam_in.pop(r, None)
+                if old is not None:
+                    self._remove(family, loc, cands, r, old, changes)
+                continue
+            old = fam_in.get(r)
+            fam_in[r] = path
+            self._add(family, loc, cands, r, path, old, changes)
 
     def _add(self, family, loc, cands, r, path, old, changes) -> None:
         cur = loc.get(r)
