@@ -22,7 +22,7 @@ from .constants import (ATTR_DEFAULT_FLAGS, HEADER_LEN, MARKER, AttrType, ErrorA
 from .columns import WITHDRAWN, EvpnColumns, row_of_route
 from .context import DEFAULT_CONTEXT, Context
 from .errors import (BGPError, MessageHeaderError, OpenMessageError,
-                     RouteRefreshMessageError, UpdateMessageError)
+                     RouteRefreshMessageError, UpdateMessageError, ValueParseError)
 from .messages import (Capability, Keepalive, Message, Notification, Open, RouteRefresh,
                        UnknownMessage, Update)
 from .routes import (EVPN_ROUTE_CLASSES, AddPathEvpnRoute, Ipv4Prefix, Ipv4PrefixAddPath, Ipv6Prefix,
@@ -834,8 +834,16 @@ def encode_header(mtype: int, body: bytes, ctx=None) -> bytes:
 
 
 def encode_message(msg: Message, ctx=None) -> bytes:
-    """Any message object to wire bytes."""
-    ctx = ctx or DEFAULT_CONTEXT
+    """Any message object to wire bytes; a value that does not fit its
+    field raises ValueParseError."""
+    try:
+        return _encode_message(msg, ctx or DEFAULT_CONTEXT)
+    except (struct.error, OverflowError) as e:
+        raise ValueParseError(f"cannot encode {type(msg).__name__}: a value does not fit its "
+                              f"field ({e})") from None
+
+
+def _encode_message(msg: Message, ctx) -> bytes:
     if isinstance(msg, Update):
         return encode_header(2, encode_update_body(msg, ctx), ctx)
     if isinstance(msg, Keepalive):
@@ -879,7 +887,11 @@ def encode_update_body(msg: Update, ctx) -> bytes:
 def encode_attribute(attr, ctx) -> bytes:
     """Flags, type, length (2 octets when the extended-length flag is set,
     which is set automatically above 255 octets), value."""
-    value = encode_attribute_value(attr, ctx)
+    try:
+        value = encode_attribute_value(attr, ctx)
+    except (struct.error, OverflowError, OSError, TypeError) as e:
+        raise ValueParseError(f"cannot encode {type(attr).__name__} {attr.value!r}: {e}") \
+            from None
     flags = attr.flags
     if len(value) > 255:
         flags |= 0x10

@@ -15,9 +15,10 @@ from .constants import (ADD_PATH_MODE_NAMES, CAPABILITY_NAMES, ERROR_CODE_NAMES,
                         family_name, safi_name)
 from .attributes import Attributes, format_next_hop
 from .context import DEFAULT_CONTEXT
+from .values import _Checked
 
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
+_U16 = _Checked("!H", "2 octets")
+_U32 = _Checked("!I", "4 octets")
 
 
 class Message:

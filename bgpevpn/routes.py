@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import struct
 
 from .constants import AFI_NAMES, SAFI_NAMES, Afi, EvpnRouteType, Safi
 from .errors import ValueParseError
-from .values import (Esi, Mac, RouteDistinguisher, format_esi, format_mac, format_rd)
+from .values import (Esi, Mac, RouteDistinguisher, _Checked, format_esi, format_mac,
+                     format_rd)
 
 _new = bytes.__new__
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
+_U16 = _Checked("!H", "2 octets")
+_U32 = _Checked("!I", "4 octets")
 _ntop = socket.inet_ntop
 _AF = {4: socket.AF_INET, 16: socket.AF_INET6}
 

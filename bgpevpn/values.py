@@ -15,8 +15,26 @@ from .constants import (TUNNEL_TYPE_NAMES, VNI_TUNNEL_TYPES, ExtCommSubtype, Ext
 from .errors import ValueParseError
 
 _new_bytes = bytes.__new__
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
+
+
+class _Checked:
+    """struct.Struct whose pack raises ValueParseError for out-of-range values."""
+
+    def __init__(self, fmt: str, what: str):
+        self._s = struct.Struct(fmt)
+        self.unpack_from = self._s.unpack_from
+        self.what = what
+
+    def pack(self, *values) -> bytes:
+        try:
+            return self._s.pack(*values)
+        except struct.error:
+            raise ValueParseError(f"{values[0] if len(values) == 1 else values} does not fit "
+                                  f"in {self.what}") from None
+
+
+_U16 = _Checked("!H", "2 octets")
+_U32 = _Checked("!I", "4 octets")
 
 
 def _fixed(cls, value, size, parse):
@@ -160,7 +178,7 @@ def _parse_rd(text: str) -> bytes:
         if not (0 <= asn <= 0xFFFFFFFF and 0 <= n <= 0xFFFF):
             raise ValueError
         return b"\x00\x02" + _U32.pack(asn) + _U16.pack(n)
-    except ValueError:
+    except (ValueError, ValueParseError):
         raise ValueParseError(f"not a route distinguisher: {text!r}") from None
 
 
@@ -300,6 +318,8 @@ class ExtCommunity(bytes):
     @classmethod
     def esi_label(cls, label: int, single_active: bool = False) -> "ExtCommunity":
         """RFC 7432 §7.5."""
+        if not 0 <= label <= 0xFFFFFF:
+            raise ValueParseError(f"ESI label out of range: {label}")
         return cls(bytes([0x06, 0x01, 1 if single_active else 0, 0, 0])
                    + label.to_bytes(3, "big"))
 
@@ -326,11 +346,15 @@ class ExtCommunity(bytes):
     @classmethod
     def df_election(cls, algorithm: int, bitmap: int) -> "ExtCommunity":
         """RFC 8584 §2.2."""
+        if not 0 <= algorithm <= 255:
+            raise ValueParseError(f"DF election algorithm out of range: {algorithm}")
         return cls(bytes([0x06, 0x06, algorithm]) + _U16.pack(bitmap) + b"\x00\x00\x00")
 
     @classmethod
     def arp_nd(cls, flags: int) -> "ExtCommunity":
         """RFC 9047 §3."""
+        if not 0 <= flags <= 255:
+            raise ValueParseError(f"ARP/ND flags out of range: {flags}")
         return cls(bytes([0x06, 0x08, flags, 0, 0, 0, 0, 0]))
 
     # views ------------------------------------------------------------
@@ -380,6 +404,8 @@ def _as_or_ip_ec(admin, number: int, subtype: int) -> bytes:
             raise ValueParseError(f"IPv4-specific community number out of range: {number}")
         return bytes([0x01, subtype]) + ipaddress.IPv4Address(admin).packed + _U16.pack(number)
     asn = int(admin)
+    if asn < 0 or number < 0:
+        raise ValueParseError(f"negative value in community {admin}:{number}")
     if asn <= 0xFFFF:
         if not 0 <= number <= 0xFFFFFFFF:
             raise ValueParseError(f"community number out of range: {number}")
@@ -470,7 +496,7 @@ def _parse_ext_community(text: str) -> bytes:
             raw = bytes.fromhex(rest)
             if len(raw) == 8:
                 return raw
-    except (ValueError, OverflowError, ValueParseError):
+    except (ValueError, OverflowError, ValueParseError, ipaddress.AddressValueError):
         pass
     raise ValueParseError(f"not an extended community: {text!r}")
 
