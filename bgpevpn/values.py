@@ -23,6 +23,8 @@ class _Checked:
     def __init__(self, fmt: str, what: str):
         self._s = struct.Struct(fmt)
         self.unpack_from = self._s.unpack_from
+        self.unpack = self._s.unpack
+        self.size = self._s.size
         self.what = what
 
     def pack(self, *values) -> bytes:
