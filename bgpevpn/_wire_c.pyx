@@ -28,7 +28,7 @@ from .attributes import Attributes as _Attributes
 from .columns import EvpnColumns, WITHDRAWN, NO_LABEL
 from .constants import ATTR_DEFAULT_FLAGS, AttrType, ErrorAction
 from .context import DEFAULT_CONTEXT, Context
-from .errors import BGPError, MessageHeaderError, UpdateMessageError
+from .errors import BGPError, MessageHeaderError, UpdateMessageError, ValueParseError
 from .messages import Keepalive, Notification, UnknownMessage, Update
 from .routes import (EVPN_ROUTE_CLASSES, AddPathEvpnRoute, Ipv4Prefix, Ipv4PrefixAddPath,
                      Ipv6Prefix, Ipv6PrefixAddPath, MacIpRoute, RawEvpnRoute, RawNlri)
@@ -163,6 +163,10 @@ cdef tuple _check_header(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t m
                                  b[pos + 16:pos + 18], offset=pos)
     minimum = 29 if mtype == 1 else 23 if mtype == 2 else 21 if mtype == 3 else \
         19 if mtype == 4 else 23 if mtype == 5 else 0
+    if mtype == 1 and length > 4096:
+        # RFC 8654 §4: OPEN (and KEEPALIVE) are never extended messages
+        raise MessageHeaderError(2, f"OPEN of {length} octets (OPEN is never extended)",
+                                 b[pos + 16:pos + 18], offset=pos)
     if minimum and (length < minimum or (mtype == 4 and length != 19)):
         raise MessageHeaderError(2, f"{length} octets is not a valid length for message type "
                                  f"{mtype}", b[pos + 16:pos + 18], offset=pos)
@@ -352,13 +356,15 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
     cdef Py_ssize_t alen, vstart, vend
     cdef bint dup
     while pos < end:
-        if end - pos < 3:
-            raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
+        # RFC 7606 §4: an attribute that does not fit in the Total Attribute
+        # Length is treat-as-withdraw; the NLRI is still found from that length
+        if end - pos < 3 or (p[pos] & 0x10 and end - pos < 4):
+            errors.append((0, UpdateMessageError(1, "attribute header is truncated",
+                                                 b[pos:end], TAW)))
+            break
         flags = p[pos]
         code = p[pos + 1]
         if flags & 0x10:
-            if end - pos < 4:
-                raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
             alen = rd16(p + pos + 2)
             hdr = 4
         else:
@@ -367,8 +373,10 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
         vstart = pos + hdr
         vend = vstart + alen
         if vend > end:
-            raise UpdateMessageError(1, f"attribute {code} of length {alen} overruns the "
-                                     "path attributes", action=RESET)
+            errors.append((code, UpdateMessageError(
+                1, f"attribute {code} of length {alen} overruns the path attributes",
+                b[pos:end], TAW)))
+            break
         pos = vend
         if code < 64:
             seen_bit = (<uint64_t>1) << code
@@ -392,9 +400,16 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
             items.append(UnknownAttribute(code, b[vstart:vend], flags))
             continue
         if (flags & 0xC0) != (ATTR_DEFAULT_FLAGS[code] & 0xC0):
-            errors.append((code, UpdateMessageError(
+            mp = code == 14 or code == 15
+            # an MP attribute whose AFI/SAFI cannot be read leaves no family to disable
+            action = RESET if mp and vend - vstart < 3 else ATTR_ERROR_ACTION[code]
+            err = UpdateMessageError(
                 4, f"attribute {AttrType(code).name} has flags 0x{flags:02x}",
-                b[vstart - hdr:vend], ATTR_ERROR_ACTION[code])))
+                b[vstart - hdr:vend], action,
+                family=(rd16(p + vstart), p[vstart + 2]) if mp and action != RESET else None)
+            if action == RESET:
+                raise err
+            errors.append((code, err))
             continue
         try:
             items.append(_parse_attribute(b, p, code, vstart, vend, flags, ctx, parser, spans))
@@ -435,7 +450,7 @@ cdef object _parse_attribute(bytes b, const uint8_t *p, int code, Py_ssize_t vst
     if code == 15:
         return _mp_unreach(b, p, vstart, vend, flags, ctx, spans)
     if code == 2 and n == 0:
-        return AsPath((), flags, b"")
+        return AsPath((), flags, b"", ctx.four_octet_as)
     # everything else, and every malformed case, through the reference parser
     return parser(b, vstart, vend, flags, ctx)
 
@@ -452,23 +467,29 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
                       ctx, list spans):
     cdef int afi, safi, nh_len
     cdef Py_ssize_t q
-    if vend - vstart < 5:
-        raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets", b[vstart:vend],
-                                 AFI_SAFI_DISABLE if vend - vstart >= 3 else RESET)
+    if vend - vstart < 3:
+        raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets", b[vstart:vend], RESET)
     afi = rd16(p + vstart)
     safi = p[vstart + 2]
-    nh_len = p[vstart + 3]
-    q = vstart + 4 + nh_len
-    if q + 1 > vend:
-        raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
-                                 "attribute", b[vstart:vend], AFI_SAFI_DISABLE)
-    _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
-    if spans is not None and afi == 25 and safi == 70:
-        # columnar path: validate, remember where the routes are, make no objects
-        spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_check(b, p, q + 1, vend)))
-        routes = []
-    else:
-        routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
+    try:
+        if vend - vstart < 5:
+            raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets", b[vstart:vend],
+                                     AFI_SAFI_DISABLE)
+        nh_len = p[vstart + 3]
+        q = vstart + 4 + nh_len
+        if q + 1 > vend:
+            raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
+                                     "attribute", b[vstart:vend], AFI_SAFI_DISABLE)
+        _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
+        if spans is not None and afi == 25 and safi == 70:
+            # columnar path: validate, remember where the routes are, make no objects
+            spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_check(b, p, q + 1, vend)))
+            routes = []
+        else:
+            routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
+    except UpdateMessageError as e:
+        e.family = (afi, safi)
+        raise
     return MpReachNlri((afi, safi, b[vstart + 4:q], routes, p[q]), flags)
 
 
@@ -486,10 +507,15 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
         raise UpdateMessageError(9, "MP_UNREACH_NLRI shorter than 3 octets", b[vstart:vend],
                                  RESET)
     cdef int afi = rd16(p + vstart), safi = p[vstart + 2]
-    if spans is not None and afi == 25 and safi == 70:
-        spans.append((1, vstart + 3, vend, None, _columns_check(b, p, vstart + 3, vend)))
-        return MpUnreachNlri((afi, safi, []), flags)
-    return MpUnreachNlri((afi, safi, _nlri(b, p, vstart + 3, vend, afi, safi, ctx)), flags)
+    try:
+        if spans is not None and afi == 25 and safi == 70:
+            spans.append((1, vstart + 3, vend, None, _columns_check(b, p, vstart + 3, vend)))
+            return MpUnreachNlri((afi, safi, []), flags)
+        routes = _nlri(b, p, vstart + 3, vend, afi, safi, ctx)
+    except UpdateMessageError as e:
+        e.family = (afi, safi)
+        raise
+    return MpUnreachNlri((afi, safi, routes), flags)
 
 
 # --- NLRI -------------------------------------------------------------------------------
@@ -926,6 +952,8 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
         return []
     cdef Py_ssize_t limit = ctx.max_message_length
     afi, safi = rl[0].family
+    if not (0 <= afi <= 0xFFFF and 0 <= safi <= 0xFF):
+        raise ValueParseError(f"AFI/SAFI {afi}/{safi} out of range")
     fam = (afi, safi)
     first_type = type(rl[0])
     for r in rl:

@@ -17,8 +17,8 @@ from .attributes import (ATTRIBUTE_CLASSES, Aggregator, Aigp, As4Aggregator, As4
                          AtomicAggregate, Attributes, ClusterList, Communities, ExtCommunities,
                          LargeCommunities, LocalPref, Med, MpReachNlri, MpUnreachNlri,
                          NextHop, Origin, OriginatorId, Otc, PmsiTunnel, UnknownAttribute)
-from .constants import (ATTR_DEFAULT_FLAGS, HEADER_LEN, MARKER, AttrType, ErrorAction,
-                        MessageType)
+from .constants import (ATTR_DEFAULT_FLAGS, HEADER_LEN, MARKER, MAX_MESSAGE_LEN, AttrType,
+                        ErrorAction, MessageType)
 from .columns import WITHDRAWN, EvpnColumns, row_of_route
 from .context import DEFAULT_CONTEXT, Context
 from .errors import (BGPError, MessageHeaderError, OpenMessageError,
@@ -80,6 +80,10 @@ def check_header(buf, pos: int, max_len: int):
         raise MessageHeaderError(2, f"message length {length} outside 19..{max_len}",
                                  bytes(buf[pos + 16:pos + 18]), offset=pos)
     minimum = _MIN_LEN.get(mtype)
+    if mtype == 1 and length > MAX_MESSAGE_LEN:
+        # RFC 8654 §4: OPEN (and KEEPALIVE) are never extended messages
+        raise MessageHeaderError(2, f"OPEN of {length} octets (OPEN is never extended)",
+                                 bytes(buf[pos + 16:pos + 18]), offset=pos)
     if minimum is not None and (length < minimum or (mtype == 4 and length != 19)):
         raise MessageHeaderError(2, f"{length} octets is not a valid length for message type "
                                  f"{mtype}", bytes(buf[pos + 16:pos + 18]), offset=pos)
@@ -314,13 +318,15 @@ def decode_attributes(buf, pos: int, end: int, ctx):
     errors = []
     seen = set()
     while pos < end:
-        if end - pos < 3:
-            raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
+        # RFC 7606 §4: an attribute that does not fit in the Total Attribute
+        # Length is treat-as-withdraw; the NLRI is still found from that length
+        if end - pos < 3 or (buf[pos] & 0x10 and end - pos < 4):
+            errors.append((0, UpdateMessageError(1, "attribute header is truncated",
+                                                 bytes(buf[pos:end]), TAW)))
+            break
         flags = buf[pos]
         code = buf[pos + 1]
         if flags & 0x10:
-            if end - pos < 4:
-                raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
             alen = _u16(buf, pos + 2)[0]
             vstart = pos + 4
         else:
@@ -328,8 +334,10 @@ def decode_attributes(buf, pos: int, end: int, ctx):
             vstart = pos + 3
         vend = vstart + alen
         if vend > end:
-            raise UpdateMessageError(1, f"attribute {code} of length {alen} overruns the "
-                                     "path attributes", action=RESET)
+            errors.append((code, UpdateMessageError(
+                1, f"attribute {code} of length {alen} overruns the path attributes",
+                bytes(buf[pos:end]), TAW)))
+            break
         pos = vend
         if code in seen:
             # RFC 7606 §3(g): a repeated MP attribute resets; others keep the first
@@ -349,10 +357,16 @@ def decode_attributes(buf, pos: int, end: int, ctx):
             items.append(UnknownAttribute(code, buf[vstart:vend], flags))
             continue
         if (flags & 0xC0) != (ATTR_DEFAULT_FLAGS[code] & 0xC0):
-            errors.append((code, UpdateMessageError(
+            mp = code in (AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI)
+            # an MP attribute whose AFI/SAFI cannot be read leaves no family to disable
+            action = RESET if mp and vend - vstart < 3 else ATTR_ERROR_ACTION[code]
+            err = UpdateMessageError(
                 4, f"attribute {AttrType(code).name} has flags 0x{flags:02x}",
-                bytes(buf[vstart - (4 if flags & 0x10 else 3):vend]),
-                ATTR_ERROR_ACTION[code])))
+                bytes(buf[vstart - (4 if flags & 0x10 else 3):vend]), action,
+                family=(_u16(buf, vstart)[0], buf[vstart + 2]) if mp and action != RESET else None)
+            if action == RESET:
+                raise err
+            errors.append((code, err))
             continue
         try:
             items.append(parser(buf, vstart, vend, flags, ctx))
@@ -412,7 +426,7 @@ def _parse_segments(code, buf, vstart, vend, asn_size):
 def parse_as_path(buf, vstart, vend, flags, ctx):
     """RFC 4271 §5.1.2, 4-octet AS numbers when negotiated (RFC 6793 §4)."""
     segs = _parse_segments(AttrType.AS_PATH, buf, vstart, vend, 4 if ctx.four_octet_as else 2)
-    return AsPath(segs, flags, buf[vstart:vend])
+    return AsPath(segs, flags, buf[vstart:vend], ctx.four_octet_as)
 
 
 def parse_as4_path(buf, vstart, vend, flags, ctx):
@@ -451,7 +465,8 @@ def parse_aggregator(buf, vstart, vend, flags, ctx):
     n = 8 if ctx.four_octet_as else 6
     _fixed_len(AttrType.AGGREGATOR, n, buf, vstart, vend)
     asn = _u32(buf, vstart)[0] if n == 8 else _u16(buf, vstart)[0]
-    return Aggregator((asn, _ntop(_AF_INET, buf[vend - 4:vend])), flags, buf[vstart:vend])
+    return Aggregator((asn, _ntop(_AF_INET, buf[vend - 4:vend])), flags, buf[vstart:vend],
+                      ctx.four_octet_as)
 
 
 def parse_as4_aggregator(buf, vstart, vend, flags, ctx):
@@ -549,20 +564,26 @@ def _check_next_hop(family, nh_len, buf, vstart, vend):
 
 def parse_mp_reach(buf, vstart, vend, flags, ctx):
     """RFC 4760 §3: AFI (2), SAFI (1), next hop length (1), next hop,
-    reserved (1), NLRI; RFC 7606 §7.11 for errors."""
-    if vend - vstart < 5:
+    reserved (1), NLRI; RFC 7606 §7.11 for errors, which name the family."""
+    if vend - vstart < 3:
         raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets",
-                                 bytes(buf[vstart:vend]),
-                                 AFI_SAFI_DISABLE if vend - vstart >= 3 else RESET)
+                                 bytes(buf[vstart:vend]), RESET)
     afi = _u16(buf, vstart)[0]
     safi = buf[vstart + 2]
-    nh_len = buf[vstart + 3]
-    p = vstart + 4 + nh_len
-    if p + 1 > vend:
-        raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
-                                 "attribute", bytes(buf[vstart:vend]), AFI_SAFI_DISABLE)
-    _check_next_hop((afi, safi), nh_len, buf, vstart, vend)
-    routes = decode_nlri(buf, p + 1, vend, afi, safi, ctx)
+    try:
+        if vend - vstart < 5:
+            raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets",
+                                     bytes(buf[vstart:vend]), AFI_SAFI_DISABLE)
+        nh_len = buf[vstart + 3]
+        p = vstart + 4 + nh_len
+        if p + 1 > vend:
+            raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
+                                     "attribute", bytes(buf[vstart:vend]), AFI_SAFI_DISABLE)
+        _check_next_hop((afi, safi), nh_len, buf, vstart, vend)
+        routes = decode_nlri(buf, p + 1, vend, afi, safi, ctx)
+    except UpdateMessageError as e:
+        e.family = (afi, safi)
+        raise
     return MpReachNlri((afi, safi, buf[vstart + 4:p], routes, buf[p]), flags)
 
 
@@ -573,7 +594,12 @@ def parse_mp_unreach(buf, vstart, vend, flags, ctx):
                                  bytes(buf[vstart:vend]), RESET)
     afi = _u16(buf, vstart)[0]
     safi = buf[vstart + 2]
-    return MpUnreachNlri((afi, safi, decode_nlri(buf, vstart + 3, vend, afi, safi, ctx)), flags)
+    try:
+        routes = decode_nlri(buf, vstart + 3, vend, afi, safi, ctx)
+    except UpdateMessageError as e:
+        e.family = (afi, safi)
+        raise
+    return MpUnreachNlri((afi, safi, routes), flags)
 
 
 _ATTR_PARSERS = {
@@ -901,10 +927,13 @@ def encode_attribute(attr, ctx) -> bytes:
 
 
 def encode_attribute_value(attr, ctx) -> bytes:
-    """The value octets: as received when the attribute was decoded."""
-    if attr.raw is not None:
-        return bytes(attr.raw)
+    """The value octets: as received when the attribute was decoded (unless
+    its AS numbers were read with the other AS size than ``ctx`` uses)."""
     code = attr.code
+    if attr.raw is not None and not (
+            code in (AttrType.AS_PATH, AttrType.AGGREGATOR)
+            and getattr(attr, "four_octet", ctx.four_octet_as) != ctx.four_octet_as):
+        return bytes(attr.raw)
     v = attr.value
     if code == AttrType.MP_REACH_NLRI:
         nh = bytes(v.next_hop)
@@ -974,6 +1003,8 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, withdraw: bool 
         return []
     limit = ctx.max_message_length
     afi, safi = routes[0].family
+    if not (0 <= afi <= 0xFFFF and 0 <= safi <= 0xFF):
+        raise ValueParseError(f"AFI/SAFI {afi}/{safi} out of range")
     for r in routes:
         if r.family != (afi, safi):
             raise ValueError("pack_updates takes routes of one family")

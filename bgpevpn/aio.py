@@ -129,6 +129,9 @@ class Peer:
         self._connecting = None
         self._closing = False
         self._established = asyncio.Event()
+        # output of our session held back while a collision is undecided
+        # (the peer's OPEN came on a connection RFC 4271 §6.8 may drop)
+        self._held = None
 
     # public ---------------------------------------------------------------
     @property
@@ -237,7 +240,10 @@ class Peer:
             return
         self._conns.remove(conn)
         if conn.session is self.session:
+            self._held = None
             self._input(None, lambda now: self.session.connection_lost(now))
+        elif self._held is not None and not self._candidates():
+            self._release_held()   # the connection that would have won is gone
         self._event_ready.set()
         if self.dynamic and not self._conns and self.session.state == State.IDLE:
             self.speaker._forget(self)
@@ -263,6 +269,12 @@ class Peer:
         for event in session.events():
             self._handle_event(conn, session, event)
         data = session.data_to_send()
+        if session is self.session and self._held is not None:
+            if session.state == State.IDLE:
+                self._held = None      # the held KEEPALIVE is moot; the NOTIFICATION goes
+            else:
+                self._held += data
+                data = b""
         if data and conn is not None and conn.transport is not None \
                 and not conn.transport.is_closing():
             conn.transport.write(data)
@@ -293,13 +305,25 @@ class Peer:
                 self._resolve_collision(conn, session)
             return
         if isinstance(event, ev.OpenReceived):
-            other = [c for c in self._conns if c.session is not self.session
-                     and c.session.state != State.IDLE]
+            other = self._candidates()
             if other:
-                self._resolve_collision(other[0], other[0].session,
-                                        remote_id=event.open.bgp_id)
-                if session is not self.session:
-                    return   # this connection lost; the candidate carries on
+                cand = other[0]
+                existing = self._primary_conn()
+                keep_existing = collision_keeps_existing(
+                    self.config.router_id, event.open.bgp_id,
+                    existing.outbound if existing is not None else True)
+                if cand.session.peer_open is not None:
+                    # RFC 4271 §6.8: the other connection is in OpenConfirm: decide
+                    self._resolve_collision(cand, cand.session, remote_id=event.open.bgp_id)
+                    if session is not self.session:
+                        return   # this connection lost; the candidate carries on
+                elif keep_existing:
+                    pass   # §6.8 looks at OpenConfirm connections only: decided when its OPEN comes
+                else:
+                    # the other connection should win but its OPEN has not come:
+                    # it may never (the peer may refuse it), so hold this one's
+                    # KEEPALIVE instead of dropping it until that is known
+                    self._held = bytearray()
         if isinstance(event, ev.StateChanged):
             self.log.info("%s -> %s (%s)", event.old, event.new, event.cause)
         elif isinstance(event, ev.SessionEstablished):
@@ -335,6 +359,17 @@ class Peer:
             if c.transport is not None and not c.transport.is_closing():
                 c.transport.resume_reading()
 
+    def _candidates(self) -> list:
+        return [c for c in self._conns if c.session is not self.session
+                and c.session.state != State.IDLE]
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, None
+        conn = self._primary_conn()
+        if held and conn is not None and conn.transport is not None \
+                and not conn.transport.is_closing():
+            conn.transport.write(bytes(held))
+
     def _resolve_collision(self, new_conn, new_session, remote_id=None) -> None:
         """RFC 4271 §6.8 between our primary session and a second connection,
         once one of them has the peer's OPEN (its BGP identifier)."""
@@ -342,8 +377,15 @@ class Peer:
         primary = self.session
         if remote_id is None:
             remote_id = new_session.peer_open.bgp_id
-        if primary.state == State.ESTABLISHED or (primary.state not in (
-                State.OPEN_SENT, State.OPEN_CONFIRM)):
+        if primary.state in (State.IDLE, State.CONNECT, State.ACTIVE):
+            # our own connection is gone: the second one simply takes over
+            self._held = None
+            self.session = new_session
+            if self.mode in ("active", "both"):
+                new_session._auto_restart = True
+            self._after(new_conn, new_session)
+            return
+        if primary.state == State.ESTABLISHED:
             new_session.collision_detected(now)
             self._after(new_conn, new_session)
             return
@@ -354,9 +396,12 @@ class Peer:
         if keep_existing:
             new_session.collision_detected(now)
             self._after(new_conn, new_session)
+            if self._held is not None:
+                self._release_held()
             return
         self.log.info("connection collision: keeping the %s connection",
                       "outbound" if new_conn.outbound else "inbound")
+        self._held = None
         self.session = new_session
         if self.mode in ("active", "both"):
             new_session._auto_restart = True

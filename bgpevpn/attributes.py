@@ -7,14 +7,12 @@ may build them from values (``raw`` is then encoded on demand).
 """
 from __future__ import annotations
 
-import socket
 from typing import NamedTuple
 
 from .constants import (AS_PATH_SEGMENT_NAMES, ATTR_DEFAULT_FLAGS, ATTR_NAMES, ORIGIN_NAMES,
                         PMSI_TUNNEL_TYPE_NAMES, AttrType)
-from .values import ExtCommunity, format_ext_community
+from .values import ExtCommunity, format_ext_community, ip_text
 
-_ntop = socket.inet_ntop
 
 
 def format_next_hop(raw: bytes) -> tuple:
@@ -23,12 +21,10 @@ def format_next_hop(raw: bytes) -> tuple:
     n = len(raw)
     if n in (12, 24):
         raw, n = raw[8:] if n == 12 else raw[8:24], 4 if n == 12 else 16
-    if n == 4:
-        return _ntop(socket.AF_INET, raw), None
-    if n == 16:
-        return _ntop(socket.AF_INET6, raw), None
+    if n in (4, 16):
+        return ip_text(raw), None
     if n == 32:
-        return _ntop(socket.AF_INET6, raw[:16]), _ntop(socket.AF_INET6, raw[16:])
+        return ip_text(raw[:16]), ip_text(raw[16:])
     return (raw.hex() if raw else None), None
 
 
@@ -78,12 +74,15 @@ class AsPathSegment(NamedTuple):
 
 class AsPath(PathAttribute):
     """RFC 4271 §5.1.2 (RFC 6793 for 4-octet AS numbers, RFC 5065 for
-    confederation segments): ``value`` is a tuple of ``AsPathSegment``."""
-    __slots__ = ()
+    confederation segments): ``value`` is a tuple of ``AsPathSegment``.
+    ``four_octet`` says which AS size ``raw`` was decoded with: encoding for
+    the other size re-encodes from the value."""
+    __slots__ = ("four_octet",)
     code = AttrType.AS_PATH
 
-    def __init__(self, value, flags=None, raw=None):
+    def __init__(self, value, flags=None, raw=None, four_octet=True):
         super().__init__(tuple(AsPathSegment(int(t), tuple(a)) for t, a in value), flags, raw)
+        self.four_octet = four_octet
 
     def to_json(self):
         return [{"type": AS_PATH_SEGMENT_NAMES.get(s.type, s.type), "asns": list(s.asns)}
@@ -131,9 +130,13 @@ class AtomicAggregate(PathAttribute):
 
 
 class Aggregator(PathAttribute):
-    """RFC 4271 §5.1.7: ``value`` = (AS, address)."""
-    __slots__ = ()
+    """RFC 4271 §5.1.7: ``value`` = (AS, address); ``four_octet`` as for AsPath."""
+    __slots__ = ("four_octet",)
     code = AttrType.AGGREGATOR
+
+    def __init__(self, value, flags=None, raw=None, four_octet=True):
+        super().__init__(value, flags, raw)
+        self.four_octet = four_octet
 
     def to_json(self):
         return {"as": self.value[0], "address": self.value[1]}
@@ -211,7 +214,7 @@ class PmsiTunnel(PathAttribute):
     def endpoint(self):
         tid = self.value.tunnel_id
         if len(tid) in (4, 16):
-            return _ntop(socket.AF_INET if len(tid) == 4 else socket.AF_INET6, tid)
+            return ip_text(tid)
         return None
 
     def to_json(self):

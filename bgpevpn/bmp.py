@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Iterable, Iterator
 from enum import IntEnum
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from . import wire
 from .context import Context
@@ -282,12 +283,12 @@ def decode_peer_header(buf, pos: int, end: int) -> PeerHeader:
 class BmpPeerState(NamedTuple):
     """What a Peer Up taught about one monitored peer: its OPENs and the codec
     contexts of the UPDATEs it received (``rib_in``) and sent (``rib_out``)."""
-    peer_up: "PeerUp"
+    peer_up: PeerUp
     rib_in: Context | None
     rib_out: Context | None
 
 
-def _peer_state(msg: "PeerUp") -> BmpPeerState:
+def _peer_state(msg: PeerUp) -> BmpPeerState:
     """RFC 7854 §4.10: the sent OPEN is the monitored router's, the received OPEN the
     peer's; UPDATEs received from the peer (Adj-RIB-In) are sent under the peer's OPEN."""
     sent, received = msg.sent_open, msg.received_open
@@ -1026,8 +1027,8 @@ def _tcp_reassembly():
     stream hook (segment decoding, per-direction reassembly, TCP flag bits)."""
     from . import pcap
     try:
-        return (pcap.read_packets, pcap._tcp_segment, pcap._Stream,  # noqa: SLF001
-                pcap._ACK, pcap._SYN, pcap._FIN, pcap._RST, pcap._MASK32)  # noqa: SLF001
+        return (pcap.read_packets, pcap._tcp_segment, pcap._Stream,
+                pcap._ACK, pcap._SYN, pcap._FIN, pcap._RST, pcap._MASK32)
     except AttributeError as exc:  # pragma: no cover - only if pcap.py is reorganised
         raise ImportError(f"bgpevpn.pcap no longer offers the TCP reassembly used by "
                           f"bgpevpn.bmp: {exc}") from exc

@@ -80,17 +80,25 @@ class UpdateMessageError(BGPError):
     When the rest of the UPDATE could still be parsed (every action below
     session reset), ``update`` holds it, with the offending attributes left
     out and listed in ``update.malformed``, so a speaker can apply the action
-    (e.g. treat-as-withdraw: withdraw ``update.announced``).
+    (e.g. treat-as-withdraw: withdraw ``update.announced``).  ``family`` is
+    the (AFI, SAFI) an AFI/SAFI-disable error is about (RFC 7606 §5.3), when
+    the error came from an MP_REACH_NLRI / MP_UNREACH_NLRI attribute.
     """
 
     def __init__(self, subcode: int, reason: str, data: bytes = b"",
                  action: ErrorAction = ErrorAction.TREAT_AS_WITHDRAW,
-                 offset: int | None = None, update=None):
+                 offset: int | None = None, update=None, family=None):
         super().__init__(ErrorCode.UPDATE_MESSAGE_ERROR, subcode, reason, data, action, offset)
         self.update = update
+        self.family = family
+
+    @property
+    def outcome(self) -> tuple:
+        return (self.code, self.subcode, self.action, self.family)
 
     def __reduce__(self):
-        return (type(self), (self.subcode, self.reason, self.data, self.action, self.offset))
+        return (type(self), (self.subcode, self.reason, self.data, self.action, self.offset,
+                             None, self.family))
 
 
 class RouteRefreshMessageError(BGPError):

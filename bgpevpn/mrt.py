@@ -29,12 +29,20 @@ import os
 import socket
 import struct
 import zlib
+from collections.abc import Iterable, Iterator
 from enum import IntEnum
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from . import wire
-from .attributes import (Aggregator, As4Aggregator, As4Path, AsPath, Attributes, NextHop,
-                         format_next_hop)
+from .attributes import (
+    Aggregator,
+    As4Aggregator,
+    As4Path,
+    AsPath,
+    Attributes,
+    NextHop,
+    format_next_hop,
+)
 from .constants import AttrType, ErrorAction, afi_name, safi_name
 from .context import Context
 from .errors import BGPError
@@ -162,7 +170,7 @@ def _afi_of(*addrs) -> int:
 def _split_time(time) -> tuple:
     """(seconds, microseconds) of a POSIX time given as int or float."""
     seconds = int(time)
-    micros = int(round((time - seconds) * 1_000_000))
+    micros = round((time - seconds) * 1_000_000)
     if micros >= 1_000_000:
         seconds, micros = seconds + 1, micros - 1_000_000
     return seconds, micros
@@ -533,8 +541,15 @@ class RibEntry:
     ``errors`` are their decode (``decode_rib_attributes``); ``peer`` is the
     ``PeerEntry`` of ``peer_index`` once a reader has seen the PEER_INDEX_TABLE.
     """
-    __slots__ = ("peer_index", "originated_time", "path_id", "attr_data", "attributes",
-                 "errors", "peer")
+    __slots__ = (
+        "attr_data",
+        "attributes",
+        "errors",
+        "originated_time",
+        "path_id",
+        "peer",
+        "peer_index",
+    )
 
     def __init__(self, peer_index, originated_time, attr_data, path_id=None, afi=1, safi=1):
         self.peer_index, self.originated_time, self.path_id = peer_index, originated_time, path_id
@@ -545,7 +560,7 @@ class RibEntry:
     @classmethod
     def build(cls, peer_index: int, attributes=(), next_hop=None, originated_time: int = 0,
               path_id=None, afi: int = 1, safi: int = 1,
-              full_mp_reach: bool = False) -> "RibEntry":
+              full_mp_reach: bool = False) -> RibEntry:
         """An entry from attribute objects (``encode_rib_attributes``)."""
         data = encode_rib_attributes(attributes, next_hop, afi, safi, full_mp_reach)
         return cls(peer_index, originated_time, data, path_id, afi, safi)
@@ -946,7 +961,7 @@ def _open(source, stack: contextlib.ExitStack):
         source = stack.enter_context(open(source, "rb"))  # noqa: SIM115 (the stack closes it)
     if hasattr(source, "peek"):
         head = source.peek(6)[:6]
-    elif source.seekable():
+    elif getattr(source, "seekable", lambda: False)():
         where = source.tell()
         head = source.read(6)
         source.seek(where)
@@ -1083,7 +1098,7 @@ class MrtWriter:
         self._owned: list = []
 
     @classmethod
-    def open(cls, path) -> "MrtWriter":
+    def open(cls, path) -> MrtWriter:
         name = os.fspath(path)
         openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
         opener = openers.get(os.path.splitext(name)[1], open)

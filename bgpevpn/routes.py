@@ -9,22 +9,16 @@ before it creates a route, so the field views below read without checks.
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 from .constants import AFI_NAMES, SAFI_NAMES, Afi, EvpnRouteType, Safi
 from .errors import ValueParseError
 from .values import (Esi, Mac, RouteDistinguisher, _Checked, format_esi, format_mac,
-                     format_rd)
+                     format_rd, ip_text)
 
 _new = bytes.__new__
 _U16 = _Checked("!H", "2 octets")
 _U32 = _Checked("!I", "4 octets")
-_ntop = socket.inet_ntop
-_AF = {4: socket.AF_INET, 16: socket.AF_INET6}
-
-
-def _ip_text(raw: bytes):
-    return _ntop(_AF[len(raw)], raw) if raw else None
+_ip_text = ip_text
 
 
 def _ip_bytes(addr) -> bytes:
@@ -269,6 +263,8 @@ class EthernetAutoDiscoveryRoute(EvpnRoute):
     esi = property(lambda self: _new(Esi, self[10:20]))
     ethernet_tag = property(lambda self: _U32.unpack_from(self, 20)[0])
     labels = property(lambda self: (_u24(self, 24),))
+    vni = property(lambda self: _u24(self, 24), doc="The label as a 24-bit VNI (RFC 8365).")
+    mpls_label = property(lambda self: _u24(self, 24) >> 4, doc="The label as MPLS (20 bits).")
     key = property(lambda self: bytes(self[:1] + self[2:24]))
 
     def _fields(self, d):
@@ -414,6 +410,15 @@ class IpPrefixRoute(EvpnRoute):
         return (_u24(self, len(self) - 3),)
 
     @property
+    def vni(self) -> int:
+        """The label as a 24-bit VNI (RFC 8365 §5.1.3, RFC 9136 §3.1)."""
+        return _u24(self, len(self) - 3)
+
+    @property
+    def mpls_label(self) -> int:
+        return _u24(self, len(self) - 3) >> 4
+
+    @property
     def key(self) -> bytes:
         return bytes(self[:1] + self[2:10] + self[20:25 + self._alen])
 
@@ -470,6 +475,30 @@ class SelectiveMulticastRoute(EvpnRoute):
             d["leave_group_synch_seq"] = _U32.unpack_from(self, pos)[0]
             d["max_response_time"] = self[pos + 4]
         d["flags"] = self[-1]
+
+
+    @staticmethod
+    def _addr(a) -> bytes:
+        b = _ip_bytes(a)
+        return bytes([len(b) * 8]) + b
+
+    @classmethod
+    def build(cls, rd, group, originator_ip, source=None, ethernet_tag: int = 0, flags: int = 0,
+              esi=None, leave_group_synch_seq: int = 0, max_response_time: int = 0):
+        """RFC 9251 §9.1-9.3 (``esi`` for types 7 and 8; the last two fields
+        for type 8); ``source`` None is the wildcard (*, G)."""
+        if not 0 <= flags <= 255:
+            raise ValueParseError(f"flags out of range: {flags}")
+        body = bytes(RouteDistinguisher(rd))
+        if cls.route_type in (7, 8):
+            body += _esi(esi)
+        body += (_U32.pack(ethernet_tag) + cls._addr(source) + cls._addr(group)
+                 + cls._addr(originator_ip))
+        if cls.route_type == 8:
+            if not 0 <= max_response_time <= 255:
+                raise ValueParseError(f"maximum response time out of range: {max_response_time}")
+            body += _U32.pack(leave_group_synch_seq) + bytes([max_response_time])
+        return cls._pack(cls.route_type, body + bytes([flags]), cls)
 
 
 class MembershipReportSynchRoute(SelectiveMulticastRoute):

@@ -8,6 +8,7 @@ given to the constructor is parsed in the notation ``str()`` prints.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 
 from .constants import (TUNNEL_TYPE_NAMES, VNI_TUNNEL_TYPES, ExtCommSubtype, ExtCommType,
@@ -63,6 +64,22 @@ def _hex_octets(text: str, size: int, what: str) -> bytes:
         return raw
     except ValueError:
         raise ValueParseError(f"not a {what}: {text!r}") from None
+
+
+_ntop = socket.inet_ntop
+_AF_INET = socket.AF_INET
+
+
+def ip_text(raw: bytes):
+    """Text of a 4- or 16-octet address, None for none.  IPv6 is written as
+    RFC 5952 says (``ipaddress``), not as the C library's inet_ntop, which
+    writes some addresses in the deprecated IPv4-compatible form
+    (``::0.1.0.0`` for ``::1:0``) and differs between platforms."""
+    if not raw:
+        return None
+    if len(raw) == 4:
+        return _ntop(_AF_INET, raw)
+    return str(ipaddress.IPv6Address(bytes(raw)))
 
 
 class Mac(bytes):
@@ -148,7 +165,9 @@ def format_rd(raw: bytes) -> str:
     if t == 1:
         return f"{raw[2]}.{raw[3]}.{raw[4]}.{raw[5]}:{(raw[6] << 8) | raw[7]}"
     if t == 2:
-        return f"{_U32.unpack_from(raw, 2)[0]}:{(raw[6] << 8) | raw[7]}"
+        asn = _U32.unpack_from(raw, 2)[0]
+        # a 4-octet AS below 65536 keeps its type when printed: 100L:5 (JunOS style)
+        return f"{asn}{'L' if asn <= 0xFFFF else ''}:{(raw[6] << 8) | raw[7]}"
     return "raw:" + bytes(raw).hex()
 
 
@@ -405,10 +424,11 @@ def _as_or_ip_ec(admin, number: int, subtype: int) -> bytes:
         if not 0 <= number <= 0xFFFF:
             raise ValueParseError(f"IPv4-specific community number out of range: {number}")
         return bytes([0x01, subtype]) + ipaddress.IPv4Address(admin).packed + _U16.pack(number)
-    asn = int(admin)
+    four = isinstance(admin, str) and admin.endswith("L")
+    asn = int(admin[:-1] if four else admin)
     if asn < 0 or number < 0:
         raise ValueParseError(f"negative value in community {admin}:{number}")
-    if asn <= 0xFFFF:
+    if asn <= 0xFFFF and not four:
         if not 0 <= number <= 0xFFFFFFFF:
             raise ValueParseError(f"community number out of range: {number}")
         return bytes([0x00, subtype]) + _U16.pack(asn) + _U32.pack(number)
@@ -431,7 +451,9 @@ def format_ext_community(raw: bytes) -> str:
             return f"{kind}:{(raw[2] << 8) | raw[3]}:{_U32.unpack_from(raw, 4)[0]}"
         if t == 1:
             return f"{kind}:{raw[2]}.{raw[3]}.{raw[4]}.{raw[5]}:{(raw[6] << 8) | raw[7]}"
-        return f"{kind}:{_U32.unpack_from(raw, 2)[0]}:{(raw[6] << 8) | raw[7]}"
+        asn = _U32.unpack_from(raw, 2)[0]
+        # RFC 5668 with an AS below 65536 keeps its type when printed: 100L:5
+        return f"{kind}:{asn}{'L' if asn <= 0xFFFF else ''}:{(raw[6] << 8) | raw[7]}"
     if t == ExtCommType.TRANSITIVE_OPAQUE:
         if s == ExtCommSubtype.ENCAPSULATION:
             tt = (raw[6] << 8) | raw[7]

@@ -223,7 +223,8 @@ class Rib:
         for r in event.announced:
             by_family.setdefault(r.family, ([], []))[0].append(r)
         for fam, (ann, wd) in by_family.items():
-            nh = mp.next_hop if mp is not None and (mp.afi, mp.safi) == fam else attrs.next_hop
+            nh = bytes(mp.next_hop) if mp is not None and (mp.afi, mp.safi) == fam \
+                else event.next_hop
             changes += self.update(source, fam, ann, wd, attrs, nh)
         return changes
 

@@ -37,7 +37,9 @@ class UpdateReceived(Event):
     """An UPDATE, with the RFC 7606 outcome already applied: under
     treat-as-withdraw, ``announced`` is empty and the routes it carried are
     in ``withdrawn``; ``error`` is the UpdateMessageError that was handled
-    (None for a clean UPDATE); ``discarded`` lists the attribute codes left out."""
+    (None for a clean UPDATE); ``discarded`` lists the attribute codes left
+    out; ``next_hop`` is in wire form (the MP_REACH next hop octets, else the
+    4 octets of NEXT_HOP)."""
     update: object
     announced: list
     withdrawn: list
@@ -80,8 +82,8 @@ class NotificationSent(Event):
 
 @dataclass(frozen=True)
 class SessionDown(Event):
-    """The session left Established/OpenConfirm/OpenSent (or failed to get
-    there). ``notification`` is the one sent or received, when there was one."""
+    """The session left OpenSent, OpenConfirm or Established for Idle or
+    Active. ``notification`` is the one sent or received, when there was one."""
     reason: str
     notification: Optional[object] = None
     was_established: bool = False

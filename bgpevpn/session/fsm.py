@@ -80,7 +80,7 @@ TRANSITIONS = {
     (S.OPEN_CONFIRM, I.TCP_FAILS): ("connection_failed", {"ok": S.IDLE}),
     (S.OPEN_CONFIRM, I.BGP_OPEN): ("fsm_error", {"ok": S.IDLE}),
     (S.OPEN_CONFIRM, I.BGP_HEADER_ERR): ("message_error", {"ok": S.IDLE}),
-    (S.OPEN_CONFIRM, I.BGP_OPEN_MSG_ERR): ("message_error", {"ok": S.IDLE}),
+    (S.OPEN_CONFIRM, I.BGP_OPEN_MSG_ERR): ("fsm_error", {"ok": S.IDLE}),  # §8.2.2 event 22
     (S.OPEN_CONFIRM, I.OPEN_COLLISION_DUMP): ("collision_dump", {"ok": S.IDLE}),
     (S.OPEN_CONFIRM, I.NOTIF_MSG): ("receive_notification", {"ok": S.IDLE}),
     (S.OPEN_CONFIRM, I.KEEPALIVE_MSG): ("establish", {"ok": S.ESTABLISHED}),
@@ -94,7 +94,7 @@ TRANSITIONS = {
     (S.ESTABLISHED, I.TCP_FAILS): ("connection_failed", {"ok": S.IDLE}),
     (S.ESTABLISHED, I.BGP_OPEN): ("fsm_error", {"ok": S.IDLE}),
     (S.ESTABLISHED, I.BGP_HEADER_ERR): ("message_error", {"ok": S.IDLE}),
-    (S.ESTABLISHED, I.BGP_OPEN_MSG_ERR): ("message_error", {"ok": S.IDLE}),
+    (S.ESTABLISHED, I.BGP_OPEN_MSG_ERR): ("fsm_error", {"ok": S.IDLE}),   # §8.2.2 event 22
     (S.ESTABLISHED, I.OPEN_COLLISION_DUMP): ("collision_dump", {"ok": S.IDLE}),
     (S.ESTABLISHED, I.NOTIF_MSG): ("receive_notification", {"ok": S.IDLE}),
     (S.ESTABLISHED, I.KEEPALIVE_MSG): ("receive_keepalive", {"ok": S.ESTABLISHED}),
@@ -103,13 +103,8 @@ TRANSITIONS = {
     (S.ESTABLISHED, I.UNKNOWN_MSG): ("bad_message_type", {"ok": S.IDLE}),
 }
 
-# Messages that arrive while no connection is up (Idle/Connect/Active) can
-# only come from an embedder feeding bytes it should not: RFC 4271 §8.2.2
-# drops them in Idle and resets in Connect/Active.
-for _state in (S.CONNECT, S.ACTIVE):
-    for _inp in (I.BGP_OPEN, I.BGP_HEADER_ERR, I.BGP_OPEN_MSG_ERR, I.NOTIF_MSG,
-                 I.KEEPALIVE_MSG, I.UPDATE_MSG, I.ROUTE_REFRESH_MSG, I.UNKNOWN_MSG):
-        TRANSITIONS[(_state, _inp)] = ("fsm_error", {"ok": S.IDLE})
+# Idle, Connect and Active have no connection, so no message inputs: a
+# Session has no reader then and receive_data ignores bytes (§8.2.2 Idle).
 
 
 def lookup(state: State, inp: Input):

@@ -102,7 +102,10 @@ class Session:
                 return
             except BGPError as err:
                 self._message_error(err, now)
-                return
+                # RFC 7606: the session may go on (treat-as-withdraw, ...); the
+                # malformed message was consumed, so carry on with the next one
+                it = reader.feed(b"")
+                continue
             self._dispatch(msg, now)
 
     def handle_timer(self, now: float) -> None:
@@ -226,6 +229,9 @@ class Session:
             self._entered(old, new, now)
 
     def _entered(self, old: State, new: State, now: float) -> None:
+        if new in (State.ACTIVE, State.CONNECT) and old in (State.OPEN_SENT, State.OPEN_CONFIRM,
+                                                            State.ESTABLISHED):
+            self._emit(ev.SessionDown(self._down_reason, self._down_notification, False))
         if new == State.IDLE:
             was_established = old == State.ESTABLISHED
             self._timers.pop("hold", None)
@@ -281,8 +287,11 @@ class Session:
 
     def _a_send_open(self, now, **kw):
         self._timers.pop("connect_retry", None)
-        self._reader = wire.MessageReader(Context(extended_message=True))
+        # RFC 8654 §4: having advertised the capability, we accept extended
+        # messages (the codec keeps OPEN and KEEPALIVE at their sizes)
+        self._reader = wire.MessageReader(Context(extended_message=self.config.extended_message))
         self.peer_open = None
+        self.negotiated = None
         self._out.clear()
         self._out += self.local_open.encode(Context(extended_message=True))
         self._timers["hold"] = now + self.config.open_hold_time
@@ -320,12 +329,14 @@ class Session:
         self._emit(ev.NotificationReceived(message))
         return None
 
-    def _a_fsm_error(self, now, message=None, **kw):
+    def _a_fsm_error(self, now, message=None, mtype=None, **kw):
+        """RFC 6608 §3: subcode by state, data = the message type received."""
         sub = {State.OPEN_SENT: 1, State.OPEN_CONFIRM: 2, State.ESTABLISHED: 3}.get(self.state, 0)
-        what = message.type if message is not None else "message"
+        if mtype is None and message is not None:
+            mtype = message.type_code
+        what = MessageType(mtype).name if mtype in (1, 2, 3, 4, 5) else "message"
         self._notify(now, Notification(ErrorCode.FSM_ERROR, sub,
-                                       bytes([message.type_code]) if message is not None
-                                       and sub else b""),
+                                       bytes([mtype]) if mtype is not None and sub else b""),
                      f"unexpected {what} in {self.state.value}")
         return None
 
@@ -352,10 +363,12 @@ class Session:
             return "error"
         self.peer_open = message
         self.negotiated = negotiated
+        # RFC 8654 §4: we receive up to 65535 octets when we advertised the
+        # capability, and send them only when the peer advertised it
+        peer_ext = CapabilityCode.EXTENDED_MESSAGE in {c.code for c in message.capabilities}
         self.rx_context = Context(negotiated.four_octet_as, negotiated.add_path_receive,
-                                  negotiated.extended_message)
-        self.tx_context = Context(negotiated.four_octet_as, negotiated.add_path_send,
-                                  negotiated.extended_message)
+                                  self.config.extended_message)
+        self.tx_context = Context(negotiated.four_octet_as, negotiated.add_path_send, peer_ext)
         self._reader.context = self.rx_context
         self._emit(ev.OpenReceived(message))
         self._send(_KEEPALIVE_BYTES, now)
@@ -374,7 +387,11 @@ class Session:
 
     def _a_receive_route_refresh(self, now, message=None, **kw):
         self._restart_hold(now)
-        self._emit(ev.RouteRefreshReceived((message.afi, message.safi), message.subtype))
+        fam = (message.afi, message.safi)
+        # RFC 2918 §4: a family not negotiated is ignored; RFC 7313 §5:
+        # subtypes other than 0-2 are ignored
+        if fam in self.negotiated.families and message.subtype in (0, 1, 2):
+            self._emit(ev.RouteRefreshReceived(fam, message.subtype))
         return None
 
     def _a_receive_update(self, now, message=None, error=None, **kw):
@@ -413,24 +430,22 @@ class Session:
                 # RFC 7606 §2: the routes are withdrawn, the attributes ignored
                 withdrawn = withdrawn + announced
                 announced = []
-        nh = None
+        nh = None   # the next hop in wire form (MP_REACH octets, or NEXT_HOP's 4 octets)
         if mp is not None:
-            nh = mp.next_hop
+            nh = bytes(mp.next_hop)
         elif attrs.next_hop is not None:
-            nh = attrs.next_hop
+            nh = ipaddress.IPv4Address(attrs.next_hop).packed
         self._emit(ev.UpdateReceived(update, announced, withdrawn, attrs, error, discarded, nh))
         return None
 
     def _error_family(self, update):
+        """The family an AFI/SAFI-disable error names (RFC 7606 §5.3)."""
         if update is None:
             return None
-        for err_code, err in update.malformed:
-            if err.action == ErrorAction.AFI_SAFI_DISABLE:
-                raw = err.data
-                if len(raw) >= 3:
-                    return ((raw[0] << 8) | raw[1], raw[2])
-        mp = update.attributes.mp_reach or update.attributes.mp_unreach
-        return (mp.afi, mp.safi) if mp is not None else None
+        for _code, err in update.malformed:
+            if err.action == ErrorAction.AFI_SAFI_DISABLE and getattr(err, "family", None):
+                return err.family
+        return None
 
     # message dispatch -----------------------------------------------------
     def _dispatch(self, msg, now: float) -> None:
@@ -451,9 +466,10 @@ class Session:
     def _message_error(self, err: BGPError, now: float) -> None:
         self.last_error = err
         if err.code == ErrorCode.UPDATE_MESSAGE_ERROR:
-            self._fire(Input.UPDATE_MSG, now, message=getattr(err, "update", None), error=err)
+            self._fire(Input.UPDATE_MSG, now, message=getattr(err, "update", None), error=err,
+                       mtype=MessageType.UPDATE)
         elif err.code == ErrorCode.OPEN_MESSAGE_ERROR:
-            self._fire(Input.BGP_OPEN_MSG_ERR, now, error=err)
+            self._fire(Input.BGP_OPEN_MSG_ERR, now, error=err, mtype=MessageType.OPEN)
         else:
             self._fire(Input.BGP_HEADER_ERR, now, error=err)
 
@@ -466,6 +482,9 @@ class Session:
         cfg = self.config
         if op.version != 4:
             raise OpenMessageError(1, f"version {op.version}", b"\x00\x04")
+        for ptype, pdata in op.parameters:
+            if ptype != 2:   # RFC 4271 §6.2 / RFC 5492: only capabilities are known
+                raise OpenMessageError(4, f"unsupported optional parameter {ptype}")
         four = op.capability(CapabilityCode.FOUR_OCTET_AS)
         peer_as = op.asn
         if four is None and op.my_as == AS_TRANS:
