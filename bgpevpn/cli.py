@@ -149,14 +149,22 @@ class Decoder:
         try:
             msg = wire.decode_message(data, ctx)
         except BGPError as e:
-            self.errors += 1
             if e.offset is None and where is not None:
                 e.offset = where
-            if not self.quiet:
-                self._emit_error(e, meta, getattr(e, "update", None))
+            self.error(e, meta)
             return
         if msg.type == "OPEN":
             self.opens[(src, dst)] = msg
+        self.decoded(msg, meta)
+
+    def error(self, err, meta) -> None:
+        """A message that did not decode (``err.update`` when RFC 7606 left one)."""
+        self.errors += 1
+        if not self.quiet:
+            self._emit_error(err, meta, getattr(err, "update", None))
+
+    def decoded(self, msg, meta) -> None:
+        """A decoded BGP message, from any source."""
         self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
         if msg.type == "UPDATE":
             self._count_routes(msg)
@@ -165,6 +173,22 @@ class Decoder:
         if self.quiet:
             return
         self.emit(msg, meta)
+
+    def record(self, kind: str, meta, obj) -> None:
+        """A non-BGP record of an MRT file or BMP stream (peer up, statistics,
+        RIB entries ...): counted, and shown unless filters select routes."""
+        key = f"{kind} {type(obj).__name__}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if self.quiet or (self.flt is not None and (self.flt.on_routes or self.flt.types)):
+            return
+        if self.as_json:
+            d = dict(meta)
+            d["type"] = kind
+            d.update(obj.to_dict())
+            self.out.write(json.dumps(d, default=str) + "\n")
+        else:
+            self.out.write(_prefix(meta) + f"{kind} {type(obj).__name__} "
+                           + _short(obj.to_dict()) + "\n")
 
     def _count_routes(self, msg) -> None:
         for kind, routes in (("announced", msg.announced), ("withdrawn", msg.withdrawn)):
@@ -255,12 +279,23 @@ class Decoder:
         return not (self.errors or self.skipped or self.gaps)
 
 
+def _short(d: dict) -> str:
+    """A one-line summary of a record's dict (scalars only)."""
+    parts = []
+    for k, v in d.items():
+        if isinstance(v, (str, int, float)) and k not in ("type",):
+            parts.append(f"{k}={v}")
+    return " ".join(parts[:12])
+
+
 def _prefix(meta) -> str:
     out = ""
     if "time" in meta:
         out += f"{meta['time']:.6f} "
     if meta.get("src") is not None:
         out += f"{meta['src']} > {meta['dst']} "
+    if meta.get("peer") is not None:
+        out += f"[{meta['peer']}] "
     if meta.get("context_guessed"):
         out += "(context guessed) "
     return out
@@ -337,6 +372,60 @@ def decode_capture(data: bytes, dec: Decoder, ports, progress=None) -> None:
         dec.gap(s[4], s[2], s[3], s[0], s[1])
 
 
+_MRT_TYPES = {11, 12, 13, 16, 17, 32, 33, 48, 49}
+
+
+def _looks_like_mrt(data: bytes) -> bool:
+    """RFC 6396 §2 common header: timestamp, type, subtype, length."""
+    if len(data) < 12:
+        return False
+    mtype = (data[4] << 8) | data[5]
+    length = int.from_bytes(data[8:12], "big")
+    return mtype in _MRT_TYPES and 12 + length <= len(data)
+
+
+def decode_mrt(data: bytes, dec: Decoder, progress=None) -> None:
+    from .mrt import MrtError, MrtReader
+    try:
+        for rec in MrtReader(io.BytesIO(data), strict=False):
+            meta = {"time": rec.timestamp, "peer": rec.describe()}
+            msg = getattr(rec, "message", None)
+            err = getattr(rec, "error", None)
+            if msg is not None:
+                dec.decoded(msg, meta)
+            elif isinstance(err, BGPError):
+                dec.error(err, meta)
+            else:
+                dec.record("MRT", meta, rec)
+    except MrtError as e:
+        if not dec.counts and not dec.errors:
+            raise Unusable(str(e)) from None
+        dec.gap(f"MRT file damaged: {e.reason}", e.offset, 0)
+
+
+def decode_bmp(data: bytes, dec: Decoder, ports) -> None:
+    """BMP (RFC 7854) carried in a capture: Route Monitoring UPDATEs are
+    decoded like any other BGP message, the rest shown as BMP records."""
+    from .bmp import BmpCaptureReader, RouteMonitoring
+    from .pcap import CaptureError
+    reader = BmpCaptureReader(io.BytesIO(data), ports=ports)
+    try:
+        for item in reader:
+            t, desc, msg = item[0], item[1], item[2]
+            meta = {"time": t, "peer": desc}
+            if isinstance(msg, RouteMonitoring):
+                if msg.bgp is not None and msg.error is None:
+                    dec.decoded(msg.bgp, meta)
+                elif msg.error is not None:
+                    dec.error(msg.error, meta)
+                continue
+            dec.record("BMP", meta, msg)
+    except CaptureError:
+        return   # the BGP pass reported the damage already
+    for s in reader.skipped:
+        dec.gap(s[4], s[2], s[3], s[0], s[1])
+
+
 def _run_decoder(args, dec: Decoder) -> int:
     data = _decompress(_read_input(args))
     if not data:
@@ -345,10 +434,13 @@ def _run_decoder(args, dec: Decoder) -> int:
     try:
         if data[:4] in _CAPTURE_MAGIC:
             decode_capture(data, dec, tuple(args.port), progress)
+            decode_bmp(data, dec, tuple(args.bmp_port))
         elif data[:16] == MARKER:
             decode_stream(data, dec, progress)
+        elif _looks_like_mrt(data):
+            decode_mrt(data, dec, progress)
         else:
-            raise Unusable("not a BGP message stream, pcap or pcapng "
+            raise Unusable("not a BGP message stream, pcap, pcapng or MRT file "
                            f"(starts with {data[:8].hex()})")
     finally:
         progress.done()
@@ -380,7 +472,7 @@ def cmd_evpn(args) -> int:
 
     def on_message(msg, meta):
         if msg.type == "UPDATE":
-            table.apply_update(msg, meta.get("src"))
+            table.apply_update(msg, meta.get("src") or meta.get("peer"))
     dec = Decoder(sys.stdout, False, quiet=True, on_message=on_message)
     args.hex = getattr(args, "hex", False)
     try:
@@ -482,11 +574,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--port", type=int, action="append", default=None,
                         help="TCP port of BGP in captures (default 179; repeatable)")
         sp.add_argument("--json", action="store_true", help="JSON output")
+        sp.add_argument("--bmp-port", type=int, action="append", default=None,
+                        help="TCP port of BMP in captures (default 1790, 10179, 11019, 5000)")
 
     d = sub.add_parser("decode", help="decode BGP messages from a stream or capture",
                        description="Decode a raw BGP message stream (what a socket delivers "
-                       "after the TCP handshake), a pcap or pcapng capture (optionally "
-                       "gzip/bzip2/xz compressed), '-' for stdin, or a hex string with --hex.")
+                       "after the TCP handshake), a pcap or pcapng capture with BGP or BMP "
+                       "sessions, an MRT file (all optionally gzip/bzip2/xz compressed), "
+                       "'-' for stdin, or a hex string with --hex.")
     common(d)
     d.add_argument("--hex", action="store_true", help="the input is a hex string")
     d.add_argument("--format", choices=("plain", "frr", "gobgp", "junos"), default="plain",
@@ -529,6 +624,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "port", 1) is None:
         args.port = [179]
+    if getattr(args, "bmp_port", 1) is None:
+        from .bmp import DEFAULT_PORTS
+        args.bmp_port = list(DEFAULT_PORTS)
     return args.func(args)
 
 
