@@ -2,23 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
 
 from . import __version__, wire
-from .constants import HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN, family_name
-from .context import Context
-from .errors import BGPError
-from .heuristics import guess_context
+from .constants import family_name
 from .show import format_message
 
 EXIT_OK, EXIT_SKIPPED, EXIT_UNUSABLE = 0, 1, 2
-
-_CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
-                  b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
-
 
 class Unusable(Exception):
     """The input cannot be read at all (exit status 2)."""
@@ -38,22 +30,6 @@ def _read_input(args) -> bytes:
             return f.read()
     except OSError as e:
         raise Unusable(f"cannot read {args.file}: {e.strerror}") from None
-
-
-def _decompress(data: bytes) -> bytes:
-    import bz2
-    import gzip
-    import lzma
-    try:
-        if data.startswith(b"\x1f\x8b"):
-            return gzip.decompress(data)
-        if data.startswith(b"BZh"):
-            return bz2.decompress(data)
-        if data.startswith(b"\xfd7zXZ\x00"):
-            return lzma.decompress(data)
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-        raise Unusable(f"damaged compressed input: {e}") from None
-    return data
 
 
 # --- filters ------------------------------------------------------------------
@@ -105,9 +81,8 @@ def _host(addr):
 # --- decoding with per-flow context -----------------------------------------------
 
 class Decoder:
-    """Decodes the messages of each flow (direction) with the context learnt
-    from the OPENs seen, or guessed per message when there were none, and
-    keeps the closing summary."""
+    """Turns ``bgpevpn.capture`` items into output lines and keeps the closing
+    summary."""
 
     def __init__(self, out, as_json: bool = False, style: str = "plain", flt=None,
                  quiet: bool = False, on_message=None):
@@ -117,7 +92,6 @@ class Decoder:
         self.flt = flt
         self.quiet = quiet
         self.on_message = on_message
-        self.opens: dict = {}
         self.counts: dict = {}
         self.routes: dict = {}
         self.errors = 0
@@ -125,37 +99,17 @@ class Decoder:
         self.gaps = 0
         self.guessed = 0
 
-    def context_for(self, src, dst, data):
-        mine, theirs = self.opens.get((src, dst)), self.opens.get((dst, src))
-        if mine is not None:
-            ctx = Context.negotiated(mine, theirs)
-            if len(data) > 4096 and not ctx.extended_message:
-                ctx = Context(ctx.four_octet_as, ctx.add_path, True)
-            return ctx, False
-        return guess_context(data)
-
-    def message(self, data: bytes, src=None, dst=None, time_=None, where=None, ctx=None):
-        guessed = False
-        if ctx is None:
-            ctx, guessed = self.context_for(src, dst, data)
-        self.guessed += guessed
-        meta = {}
-        if time_ is not None:
-            meta["time"] = time_
-        if src is not None:
-            meta["src"], meta["dst"] = src, dst
-        if guessed:
-            meta["context_guessed"] = True
-        try:
-            msg = wire.decode_message(data, ctx)
-        except BGPError as e:
-            if e.offset is None and where is not None:
-                e.offset = where
-            self.error(e, meta)
-            return
-        if msg.type == "OPEN":
-            self.opens[(src, dst)] = msg
-        self.decoded(msg, meta)
+    def item(self, it) -> None:
+        meta = it.meta()
+        self.guessed += it.context_guessed
+        if it.kind == "message":
+            self.decoded(it.message, meta)
+        elif it.kind == "error":
+            self.error(it.message, meta)
+        elif it.kind == "record":
+            self.record(it.origin.upper(), meta, it.message)
+        else:
+            self.gap(it.reason, it.offset, it.length, it.src, it.dst, lost=it.kind == "gap")
 
     def error(self, err, meta) -> None:
         """A message that did not decode (``err.update`` when RFC 7606 left one)."""
@@ -326,125 +280,33 @@ class Progress:
             sys.stderr.write("\r" + " " * 50 + "\r")
 
 
-def decode_stream(buf: bytes, dec: Decoder, progress=None) -> None:
-    """A raw stream: messages back to back; a bad header resynchronises on
-    the next marker (reported as skipped)."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        if progress is not None:
-            progress.update(pos)
-        if end - pos < HEADER_LEN:
-            dec.gap("truncated message at end of input", pos, end - pos)
-            return
-        try:
-            length, _ = wire.check_header(buf, pos, MAX_EXTENDED_MESSAGE_LEN)
-        except BGPError as e:
-            nxt = buf.find(MARKER, pos + 1)
-            nxt = end if nxt < 0 else nxt
-            dec.gap(f"not a BGP message header ({e.reason})", pos, nxt - pos)
-            pos = nxt
-            continue
-        if end - pos < length:
-            dec.gap("truncated message at end of input", pos, end - pos)
-            return
-        dec.message(buf[pos:pos + length], where=pos)
-        pos += length
-
-
-def decode_capture(data: bytes, dec: Decoder, ports, progress=None) -> None:
-    from .pcap import BgpCaptureReader, CaptureError
-    reader = BgpCaptureReader(io.BytesIO(data), ports=ports)
+def _run_decoder(args, dec: Decoder) -> int:
+    from .capture import SourceError, decompress, detect, read_mrt, read_pcap, read_stream
+    try:
+        data = decompress(_read_input(args))
+        kind = detect(data)
+    except SourceError as e:
+        raise Unusable(str(e)) from None
+    progress = Progress(len(data), not args.json)
+    items = read_pcap(data, args.port, args.bmp_port) if kind == "pcap" else \
+        read_stream(data) if kind == "stream" else read_mrt(data)
     n = 0
     try:
-        for m in reader:
-            dec.message(m.data, m.src, m.dst, m.time)
-            n += len(m.data)
-            if progress is not None:
-                progress.update(n)
-    except CaptureError as e:
-        if not dec.counts and not dec.errors:
-            raise Unusable(str(e)) from None
-        dec.gap(f"capture damaged: {e}", None, 0)
-    for g in reader.gaps:
-        dec.gap("bytes missing from the capture (lost segment)", g.offset, g.length, g.src,
-                g.dst, lost=True)
-    for s in reader.skipped:
-        dec.gap(s[4], s[2], s[3], s[0], s[1])
-
-
-_MRT_TYPES = {11, 12, 13, 16, 17, 32, 33, 48, 49}
-
-
-def _looks_like_mrt(data: bytes) -> bool:
-    """RFC 6396 §2 common header: timestamp, type, subtype, length."""
-    if len(data) < 12:
-        return False
-    mtype = (data[4] << 8) | data[5]
-    length = int.from_bytes(data[8:12], "big")
-    return mtype in _MRT_TYPES and 12 + length <= len(data)
-
-
-def decode_mrt(data: bytes, dec: Decoder, progress=None) -> None:
-    from .mrt import MrtError, MrtReader
-    try:
-        for rec in MrtReader(io.BytesIO(data), strict=False):
-            meta = {"time": rec.timestamp, "peer": rec.describe()}
-            msg = getattr(rec, "message", None)
-            err = getattr(rec, "error", None)
-            if msg is not None:
-                dec.decoded(msg, meta)
-            elif isinstance(err, BGPError):
-                dec.error(err, meta)
-            else:
-                dec.record("MRT", meta, rec)
-    except MrtError as e:
-        if not dec.counts and not dec.errors:
-            raise Unusable(str(e)) from None
-        dec.gap(f"MRT file damaged: {e.reason}", e.offset, 0)
-
-
-def decode_bmp(data: bytes, dec: Decoder, ports) -> None:
-    """BMP (RFC 7854) carried in a capture: Route Monitoring UPDATEs are
-    decoded like any other BGP message, the rest shown as BMP records."""
-    from .bmp import BmpCaptureReader, RouteMonitoring
-    from .pcap import CaptureError
-    reader = BmpCaptureReader(io.BytesIO(data), ports=ports)
-    try:
-        for item in reader:
-            t, desc, msg = item[0], item[1], item[2]
-            meta = {"time": t, "peer": desc}
-            if isinstance(msg, RouteMonitoring):
-                if msg.bgp is not None and msg.error is None:
-                    dec.decoded(msg.bgp, meta)
-                elif msg.error is not None:
-                    dec.error(msg.error, meta)
-                continue
-            dec.record("BMP", meta, msg)
-    except CaptureError:
-        return   # the BGP pass reported the damage already
-    for s in reader.skipped:
-        dec.gap(s[4], s[2], s[3], s[0], s[1])
-
-
-def _run_decoder(args, dec: Decoder) -> int:
-    data = _decompress(_read_input(args))
-    if not data:
-        raise Unusable("empty input")
-    progress = Progress(len(data), not args.json)
-    try:
-        if data[:4] in _CAPTURE_MAGIC:
-            decode_capture(data, dec, tuple(args.port), progress)
-            decode_bmp(data, dec, tuple(args.bmp_port))
-        elif data[:16] == MARKER:
-            decode_stream(data, dec, progress)
-        elif _looks_like_mrt(data):
-            decode_mrt(data, dec, progress)
-        else:
-            raise Unusable("not a BGP message stream, pcap, pcapng or MRT file "
-                           f"(starts with {data[:8].hex()})")
+        for it in items:
+            dec.item(it)
+            n += 1
+            if n % 256 == 0:
+                progress.update(_progress_pos(it, n, len(data)))
+    except SourceError as e:
+        raise Unusable(str(e)) from None
     finally:
         progress.done()
     return EXIT_OK if dec.clean else EXIT_SKIPPED
+
+
+def _progress_pos(it, n, total) -> int:
+    off = getattr(it.message, "offset", None) if it.kind == "error" else it.offset
+    return off if isinstance(off, int) else min(total, n * 100)
 
 
 def cmd_decode(args) -> int:
@@ -627,7 +489,13 @@ def main(argv=None) -> int:
     if getattr(args, "bmp_port", 1) is None:
         from .bmp import DEFAULT_PORTS
         args.bmp_port = list(DEFAULT_PORTS)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly, as Unix tools do
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":
