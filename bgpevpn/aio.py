@@ -460,8 +460,11 @@ class Peer:
         primary = self.session
         if primary.state in (State.IDLE, State.CONNECT, State.ACTIVE):
             if primary.state == State.IDLE and self.mode == "both":
-                primary.start(self._now())
-                primary.events()
+                # the peer came back while we paused (idle hold): start now, and
+                # report the transition like any other
+                primary.automatic_start(self._now())
+                for event in primary.events():
+                    self._handle_event(None, primary, event)
             return _Connection(self, primary, False)
         if primary.state == State.ESTABLISHED or any(
                 c.session is not primary for c in self._conns):

@@ -219,8 +219,7 @@ class RouteReflectorDaemon:
         elif isinstance(event, ev.SessionDown):
             self.up_since.pop(peer.address, None)
             log.info("peer %s down: %s", peer.address, event.reason)
-            gr = peer.negotiated.peer_graceful_restart if peer.negotiated else None
-            if not (gr and event.notification is None):
+            if not event.graceful_restart:
                 self._peer_gone(peer.address)
         elif isinstance(event, ev.PeerRestarting):
             src = self.sources.get(peer.address)

@@ -83,10 +83,13 @@ class NotificationSent(Event):
 @dataclass(frozen=True)
 class SessionDown(Event):
     """The session left OpenSent, OpenConfirm or Established for Idle or
-    Active. ``notification`` is the one sent or received, when there was one."""
+    Active. ``notification`` is the one sent or received, when there was one;
+    ``graceful_restart`` is True when the peer's routes are to be kept stale
+    (a ``PeerRestarting`` came just before): do not drop them."""
     reason: str
     notification: Optional[object] = None
     was_established: bool = False
+    graceful_restart: bool = False
 
 
 @dataclass(frozen=True)

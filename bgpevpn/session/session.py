@@ -62,6 +62,12 @@ class Session:
         self._auto_restart = True
         self._fire(Input.MANUAL_START, now)
 
+    def automatic_start(self, now: float) -> None:
+        """AutomaticStart (RFC 4271 §8.1.2 event 3): e.g. an embedder that
+        accepts the peer's connection while the session pauses in Idle."""
+        self._auto_restart = True
+        self._fire(Input.AUTOMATIC_START, now)
+
     def stop(self, now: float, message: str = "", subcode: int = 2) -> None:
         """ManualStop: a Cease NOTIFICATION (administrative shutdown, with an
         RFC 9003 shutdown communication when ``message`` is given) and Idle."""
@@ -243,7 +249,8 @@ class Session:
                 self._timers["idle_hold"] = now + max(self.config.connect_retry_time / 6, 1.0)
             if old in (State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED):
                 self._emit(ev.SessionDown(self._down_reason, self._down_notification,
-                                          was_established))
+                                          was_established,
+                                          was_established and bool(self._gr_stale)))
             self.negotiated = None if not was_established else self.negotiated
         elif new == State.ESTABLISHED:
             self._emit(ev.SessionEstablished(self.peer_open, self.negotiated))
