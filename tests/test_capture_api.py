@@ -59,3 +59,48 @@ def test_unusable_input_is_a_source_error():
         list(capture.read(b"hello world, not BGP"))
     with pytest.raises(capture.SourceError):
         list(capture.read("/nonexistent/file.pcap"))
+
+
+def test_extended_message_session_over_ipv6_vlan_reordered_with_loss_of_nothing():
+    """An FRR<->FRR-like session (RFC 8654 extended message negotiated) in a
+    generated capture: IPv6 over an 802.1Q VLAN, 1448-octet segments,
+    reordered and retransmitted; a 65,535-octet UPDATE of type-2 routes decodes
+    exactly, with the context learnt from the OPENs."""
+    from test_pcap_reader import Flow, ether, pcap
+    from bgpevpn import (AsPath, Capability, ExtCommunities, ExtCommunity, MacIpRoute, Open,
+                         Origin, pack_updates)
+    ctx = bgpevpn.Context(extended_message=True)
+    caps = [Capability.multiprotocol(25, 70), Capability.extended_message()]
+    open_a = Open.build(65000, 180, "203.0.113.1", caps).encode()
+    open_b = Open.build(65000, 180, "203.0.113.2", caps).encode()
+    routes = [MacIpRoute.build("203.0.113.1:2", bytes([0x50, 0x54, 0, 0, i >> 8, i & 255]),
+                               None, (100,)) for i in range(4000)]
+    attrs = [Origin(0), AsPath([]),
+             ExtCommunities([ExtCommunity("target:65000:100"), ExtCommunity.encapsulation(8)])]
+    msgs = pack_updates(routes, attrs, "203.0.113.1", ctx)
+    assert len(msgs[0]) > 65000          # the biggest message FRR sends
+    ka = bgpevpn.Keepalive().encode()
+    a = Flow("2001:db8::1", "2001:db8::2", 40000, 179)
+    b = Flow("2001:db8::2", "2001:db8::1", 179, 40000)
+    stream_a = open_a + ka + b"".join(msgs)
+    stream_b = open_b + ka
+    segs = [(off, stream_a[off:off + 1448]) for off in range(0, len(stream_a), 1448)]
+    # swap neighbours and retransmit every tenth segment
+    order = []
+    for i in range(0, len(segs) - 1, 2):
+        order += [segs[i + 1], segs[i]]
+    if len(segs) % 2:
+        order.append(segs[-1])
+    order += segs[::10]
+    frames = [ether(a.syn(), vlans=((0x8100, 100),)), ether(b.syn(), vlans=((0x8100, 100),)),
+              ether(b.seg(0, stream_b), vlans=((0x8100, 100),))]
+    frames += [ether(a.seg(off, data), vlans=((0x8100, 100),)) for off, data in order]
+    items = list(capture.read(pcap(frames)))
+    assert {it.kind for it in items} == {"message"}
+    updates = [it.message for it in items if it.message.type == "UPDATE"]
+    assert [len(u.announced) for u in updates] == [len(bgpevpn.decode_message(m, ctx).announced)
+                                                  for m in msgs]
+    got = [r for u in updates for r in u.announced]
+    assert [bytes(r) for r in got] == [bytes(r) for r in routes]
+    assert not any(it.context_guessed for it in items)
+    assert updates[0].length == len(msgs[0])
