@@ -26,9 +26,13 @@ from .. import wire
 class RouteReflector:
     """RFC 4456 policy over a ``Rib``'s best paths."""
 
-    def __init__(self, router_id: str, cluster_id: str | None = None):
+    def __init__(self, router_id: str, cluster_id: str | None = None, export_policy=None):
+        """``export_policy(peer_source, path) -> bool`` may veto sending a
+        best path to a peer (RFC 4684-style route-target constraint, tenant
+        separation, ...)."""
         self.router_id = router_id
         self.cluster_id = cluster_id or router_id
+        self.export_policy = export_policy
         self._out_attrs: dict = {}
 
     # receive side (§8) -----------------------------------------------------
@@ -46,12 +50,14 @@ class RouteReflector:
         """The peers (objects with ``.source``) a best path is advertised to."""
         src = path.source
         out = []
+        allow = self.export_policy
         for p in peers:
             ps = p.source
             if ps is src:
                 continue
             if ps.ebgp or src.ebgp or src.name == "local" or src.client or ps.client:
-                out.append(p)
+                if allow is None or allow(ps, path):
+                    out.append(p)
         return out
 
     def outgoing(self, path) -> Attributes:
