@@ -1022,18 +1022,6 @@ class _BmpStreamConsumer:
         self.reader.skipped = []
 
 
-def _tcp_reassembly():
-    """The pieces of ``bgpevpn.pcap`` this module needs until it offers a public
-    stream hook (segment decoding, per-direction reassembly, TCP flag bits)."""
-    from . import pcap
-    try:
-        return (pcap.read_packets, pcap._tcp_segment, pcap._Stream,
-                pcap._ACK, pcap._SYN, pcap._FIN, pcap._RST, pcap._MASK32)
-    except AttributeError as exc:  # pragma: no cover - only if pcap.py is reorganised
-        raise ImportError(f"bgpevpn.pcap no longer offers the TCP reassembly used by "
-                          f"bgpevpn.bmp: {exc}") from exc
-
-
 class BmpCaptureReader:
     """Iterate over (time, peer description, BMP message, frame) of a pcap/pcapng
     capture; afterwards ``gaps`` (from ``bgpevpn.pcap``) and ``skipped``
@@ -1051,45 +1039,13 @@ class BmpCaptureReader:
         self.skipped: list = []
 
     def __iter__(self) -> Iterator[tuple]:
-        read_packets, tcp_segment, stream_cls, ack, syn, fin, rst, mask = _tcp_reassembly()
+        from .pcap import reassemble_tcp
         self.gaps, self.skipped = [], []
-        streams: dict = {}
-        for packet in read_packets(self.path):
-            seg = tcp_segment(packet.linktype, packet.data)
-            if seg is None or (seg.sport not in self.ports and seg.dport not in self.ports):
-                continue
-            out = []
-            if seg.flags & ack:
-                src, sport, dst, dport = seg.key
-                reverse = streams.get((dst, dport, src, sport))
-                if reverse is not None:
-                    out += reverse.acked(seg.ack)
-            stream, seq = streams.get(seg.key), seg.seq
-            if seg.flags & syn:
-                if stream is None or stream.isn != seq:
-                    if stream is not None:
-                        out += stream.finish("truncated by a new connection (SYN)")
-                    stream = streams[seg.key] = self._stream(stream_cls, seg,
-                                                             (seq + 1) & mask, seq)
-                seq = (seq + 1) & mask
-            elif stream is None:
-                if not seg.payload:
-                    continue
-                stream = streams[seg.key] = self._stream(stream_cls, seg, seq, None)
-            if (seg.payload or seg.lost) and not seg.flags & rst:
-                out += stream.add(seq, seg.payload, seg.lost, packet.time, packet.frame)
-            if seg.flags & (fin | rst):
-                out += stream.flush()
-            yield from out
-        leftovers = []
-        for stream in streams.values():
-            leftovers += stream.finish("truncated at end of capture")
-        yield from sorted(leftovers, key=lambda item: item[3])
 
-    def _stream(self, stream_cls, seg, base: int, isn):
-        stream = stream_cls(seg, base, isn, self.gaps, [])
-        stream.framer = _BmpStreamConsumer(seg.src, seg.dst, isn is None, self.skipped)
-        return stream
+        def consumer(src, dst, mid_stream):
+            return _BmpStreamConsumer(src, dst, mid_stream, self.skipped)
+        yield from reassemble_tcp(self.path, self.ports, consumer, self.gaps,
+                                  frame_of=lambda item: item[3])
 
 
 def iter_bmp_capture(path, ports: Iterable[int] | int = DEFAULT_PORTS) -> Iterator[tuple]:

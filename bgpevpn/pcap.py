@@ -529,14 +529,12 @@ class _Stream:
     so they may be yielded after messages of later frames.
     """
 
-    def __init__(self, seg: _Segment, base: int, isn: int | None, gaps: list, skipped: list):
+    def __init__(self, seg: _Segment, base: int, isn: int | None, gaps: list, consumer):
         self.src, self.dst, self.gaps = seg.src, seg.dst, gaps
         self.base, self.isn, self.offset = base, isn, 0  # base: sequence number at offset 0
         self.pending: list = []  # heap of (offset, arrival, data, lost, time, frame)
         self.pending_bytes, self.arrivals = 0, 0
-        reason = "stream does not start with a BGP marker" if isn is not None else \
-            "capture started mid-stream"
-        self.framer = _Framer(seg.src, seg.dst, skipped, reason)
+        self.framer = consumer   # feed(data, time, frame) / jump(n) / stop(reason)
 
     def _unwrap(self, seq: int) -> int:
         """Stream offset of ``seq``: sequence numbers wrap at 2**32 (RFC 9293 §3.4),
@@ -604,6 +602,55 @@ class _Stream:
         return out
 
 
+def reassemble_tcp(path_or_fileobj, ports, consumer_factory, gaps: list,
+                   frame_of=lambda item: item.frame) -> Iterator:
+    """Reassemble every TCP direction touching ``ports`` and yield, in packet
+    order, what the consumers' ``feed`` return.
+
+    ``consumer_factory(src, dst, mid_stream)`` makes the consumer of one
+    direction of one connection (``mid_stream``: no SYN was seen); a consumer
+    has ``feed(data, time, frame) -> list``, ``jump(nbytes)`` (bytes never
+    captured) and ``stop(reason) -> list``.  Lost stream bytes go to ``gaps``.
+    Items finished at the end of the capture come last, ordered by ``frame_of``.
+    """
+    ports = frozenset((ports,) if isinstance(ports, int) else ports)
+    streams: dict[tuple, _Stream] = {}
+    for packet in read_packets(path_or_fileobj):
+        seg = _tcp_segment(packet.linktype, packet.data)
+        if seg is not None and (seg.sport in ports or seg.dport in ports):
+            yield from _segment(streams, seg, packet.time, packet.frame, consumer_factory, gaps)
+    leftovers = []
+    for stream in streams.values():
+        leftovers += stream.finish("truncated at end of capture")
+    yield from sorted(leftovers, key=frame_of)
+
+
+def _segment(streams: dict, seg: _Segment, time: float, frame: int, factory, gaps) -> list:
+    out = []
+    if seg.flags & _ACK:
+        src, sport, dst, dport = seg.key
+        reverse = streams.get((dst, dport, src, sport))
+        if reverse is not None:
+            out += reverse.acked(seg.ack)
+    stream, seq = streams.get(seg.key), seg.seq
+    if seg.flags & _SYN:
+        if stream is None or stream.isn != seq:  # not a retransmitted SYN: a new connection
+            if stream is not None:
+                out += stream.finish("truncated by a new connection (SYN)")
+            stream = streams[seg.key] = _Stream(seg, (seq + 1) & _MASK32, seq, gaps,
+                                                factory(seg.src, seg.dst, False))
+        seq = (seq + 1) & _MASK32  # the SYN occupies one sequence number
+    elif stream is None:
+        if not seg.payload:
+            return out  # a stream without its SYN starts at the first data byte
+        stream = streams[seg.key] = _Stream(seg, seq, None, gaps, factory(seg.src, seg.dst, True))
+    if (seg.payload or seg.lost) and not seg.flags & _RST:  # RST data is diagnostic text
+        out += stream.add(seq, seg.payload, seg.lost, time, frame)
+    if seg.flags & (_FIN | _RST):
+        out += stream.flush()
+    return out
+
+
 class BgpCaptureReader:
     """Iterate over the BGP messages of a capture; afterwards see ``gaps`` and ``skipped``.
 
@@ -622,40 +669,11 @@ class BgpCaptureReader:
 
     def __iter__(self) -> Iterator[CapturedMessage]:
         self.gaps, self.skipped = [], []
-        streams: dict[tuple, _Stream] = {}
-        for packet in read_packets(self.path):
-            seg = _tcp_segment(packet.linktype, packet.data)
-            if seg is not None and (seg.sport in self.ports or seg.dport in self.ports):
-                yield from self._segment(streams, seg, packet.time, packet.frame)
-        leftovers = []
-        for stream in streams.values():
-            leftovers += stream.finish("truncated at end of capture")
-        yield from sorted(leftovers, key=lambda m: m.frame)
 
-    def _segment(self, streams: dict, seg: _Segment, time: float, frame: int) -> list:
-        out = []
-        if seg.flags & _ACK:
-            src, sport, dst, dport = seg.key
-            reverse = streams.get((dst, dport, src, sport))
-            if reverse is not None:
-                out += reverse.acked(seg.ack)
-        stream, seq = streams.get(seg.key), seg.seq
-        if seg.flags & _SYN:
-            if stream is None or stream.isn != seq:  # not a retransmitted SYN: a new connection
-                if stream is not None:
-                    out += stream.finish("truncated by a new connection (SYN)")
-                stream = streams[seg.key] = _Stream(seg, (seq + 1) & _MASK32, seq,
-                                                    self.gaps, self.skipped)
-            seq = (seq + 1) & _MASK32  # the SYN occupies one sequence number
-        elif stream is None:
-            if not seg.payload:
-                return out  # a stream without its SYN starts at the first data byte
-            stream = streams[seg.key] = _Stream(seg, seq, None, self.gaps, self.skipped)
-        if (seg.payload or seg.lost) and not seg.flags & _RST:  # RST data is diagnostic text
-            out += stream.add(seq, seg.payload, seg.lost, time, frame)
-        if seg.flags & (_FIN | _RST):
-            out += stream.flush()
-        return out
+        def framer(src, dst, mid_stream):
+            return _Framer(src, dst, self.skipped, "capture started mid-stream" if mid_stream
+                           else "stream does not start with a BGP marker")
+        yield from reassemble_tcp(self.path, self.ports, framer, self.gaps)
 
 
 def read_bgp_messages(path_or_fileobj,
