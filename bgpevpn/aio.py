@@ -245,7 +245,14 @@ class Peer:
         elif self._held is not None and not self._candidates():
             self._release_held()   # the connection that would have won is gone
         self._event_ready.set()
-        if self.dynamic and not self._conns and self.session.state == State.IDLE:
+        self._maybe_forget()
+
+    def _maybe_forget(self) -> None:
+        """A dynamic neighbour is forgotten once its session is down, unless
+        its routes are kept for a graceful restart: its reconnection must find
+        this session (and its stale state, RFC 4724 §4.2) again."""
+        if self.dynamic and not self._conns and self.session.state == State.IDLE \
+                and not self.session._gr_stale:
             self.speaker._forget(self)
 
     def _input(self, conn, fn) -> None:
@@ -283,6 +290,7 @@ class Peer:
         if session is self.session:
             if session.state == State.IDLE:
                 self._promote_candidate()
+                self._maybe_forget()
             self._schedule()
             if self.session.connect_wanted and self._connecting is None and not self._closing \
                     and self._primary_conn() is None:

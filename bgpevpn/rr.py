@@ -207,9 +207,26 @@ class RouteReflectorDaemon:
         if isinstance(event, ev.UpdateReceived):
             if event.announced and not self.reflector.accept(event.attributes):
                 # RFC 4456 §8: our own route came back: drop it (withdrawals still apply)
+                log.debug("peer %s: %d looped routes dropped", peer.address, len(event.announced))
                 event = ev.UpdateReceived(event.update, [], event.withdrawn, event.attributes,
                                           event.error, event.discarded, event.next_hop)
-            self._schedule(self.rib.apply_event(self._source(peer), event))
+            changes = self.rib.apply_event(self._source(peer), event)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("peer %s: +%d -%d routes, %d best-path changes%s", peer.address,
+                          len(event.announced), len(event.withdrawn), len(changes),
+                          f" ({event.error.reason})" if event.error is not None else "")
+            self._schedule(changes)
+        elif isinstance(event, ev.EndOfRibReceived):
+            # RFC 4724 §4.2: after a restart, what the peer did not announce again
+            # is gone (the session does it too; this also covers a session object
+            # that was replaced while the peer was away)
+            src = self.sources.get(peer.address)
+            if src is not None:
+                changes = self.rib.flush_stale(src, event.family)
+                if changes:
+                    log.info("peer %s: End-of-RIB %s, %d stale routes removed", peer.address,
+                             event.family, len(changes))
+                self._schedule(changes)
         elif isinstance(event, ev.SessionEstablished):
             self.up_since[peer.address] = time.time()
             src = self._source(peer)
@@ -231,7 +248,10 @@ class RouteReflectorDaemon:
         elif isinstance(event, ev.StaleRoutesFlushed):
             src = self.sources.get(peer.address)
             if src is not None:
-                self._schedule(self.rib.flush_stale(src, event.family))
+                changes = self.rib.flush_stale(src, event.family)
+                log.info("peer %s: %s: %d stale routes removed", peer.address, event.reason,
+                         len(changes))
+                self._schedule(changes)
         elif isinstance(event, ev.RouteRefreshReceived) and event.subtype == 0:
             asyncio.ensure_future(self._refresh(peer, event.family))
 
