@@ -36,13 +36,13 @@ class Source:
 LOCAL = Source("local")
 
 
-class Path:
-    """One route as received from one source."""
-    __slots__ = ("route", "attrs", "source", "next_hop", "stale")
-
-    def __init__(self, route, attrs, source, next_hop, stale=False):
-        self.route, self.attrs, self.source, self.next_hop, self.stale = \
-            route, attrs, source, next_hop, stale
+class Path(NamedTuple):
+    """One route as received from one source (immutable; a new announcement
+    is a new Path).  Whether it is stale is kept by the Rib (``is_stale``)."""
+    route: object
+    attrs: object
+    source: object
+    next_hop: object
 
     def __repr__(self) -> str:
         return f"Path({self.route!r} from {self.source.name})"
@@ -59,7 +59,7 @@ class BestPathChanged(NamedTuple):
     new: object
 
 
-_tuple_new = tuple.__new__   # builds a BestPathChanged without a Python-level __new__
+_tuple_new = tuple.__new__   # builds NamedTuples (Path, BestPathChanged) without their __new__
 
 
 class AttributeInterner:
@@ -90,6 +90,7 @@ class Rib:
         self._cands: dict = {}     # family -> {route: [Path, ...]} (2+ paths)
         self.intern = AttributeInterner()
         self.import_policy = import_policy
+        self._stale: dict = {}     # (source, family) -> set of routes kept stale (RFC 4724)
         self._callbacks: list = []
         self._queues: list = []
 
@@ -132,6 +133,10 @@ class Rib:
         loc = self.loc.setdefault(family, {})
         cands = self._cands.setdefault(family, {})
         changes = []
+        if self._stale and withdrawn:
+            stale = self._stale.get((source, family))
+            if stale:
+                stale.difference_update(withdrawn)
         for r in withdrawn:
             old = fam_in.pop(r, None)
             if old is not None:
@@ -146,8 +151,11 @@ class Rib:
                 # the hot path: one Path per route, one dict probe per table in the
                 # common cases (a new key; the same source replacing its path)
                 append = changes.append
+                stale = self._stale.get((source, family)) if self._stale else None
+                if stale:
+                    stale.difference_update(announced)   # announced again: fresh
                 for r in announced:
-                    path = Path(r, attrs, source, next_hop)
+                    path = _tuple_new(Path, (r, attrs, source, next_hop))
                     old = fam_in.setdefault(r, path)
                     if old is not path:
                         fam_in[r] = path
@@ -164,6 +172,9 @@ class Rib:
 
     def _announce_with_policy(self, family, fam_in, loc, cands, source, announced, attrs,
                               next_hop, policy, changes) -> None:
+        stale = self._stale.get((source, family)) if self._stale else None
+        if stale:
+            stale.difference_update(announced)
         for r in announced:
             path = policy(source, family, Path(r, attrs, source, next_hop))
             if path is None:
@@ -241,20 +252,26 @@ class Rib:
             fams.pop(fam, None)
         if family is None:
             self.adj_in.pop(source, None)
+        for key in [k for k in self._stale if k[0] is source and (family is None or k[1] == family)]:
+            del self._stale[key]
         return changes
 
     def mark_stale(self, source: Source, family) -> int:
         """RFC 4724 §4.2: keep the routes but mark them stale."""
         routes = self.adj_in.get(source, {}).get(family, {})
-        for p in routes.values():
-            p.stale = True
+        self._stale[(source, family)] = set(routes)
         return len(routes)
+
+    def is_stale(self, source: Source, family, route) -> bool:
+        st = self._stale.get((source, family))
+        return bool(st) and route in st
 
     def flush_stale(self, source: Source, family) -> list:
         """Remove the paths still stale (not re-announced after the restart)."""
-        routes = self.adj_in.get(source, {}).get(family, {})
-        stale = [r for r, p in routes.items() if p.stale]
-        return self.update(source, family, (), stale)
+        stale = self._stale.pop((source, family), None)
+        if not stale:
+            return []
+        return self.update(source, family, (), list(stale))
 
     # --- queries -----------------------------------------------------------------
     def best(self, family) -> dict:
