@@ -193,7 +193,7 @@ def read_pcap(data: bytes, ports=(179,), bmp_ports=None) -> Iterator[Item]:
         yield Item("skipped", None, s[0], s[1], None, offset=s[2], length=s[3], reason=s[4])
     if bmp_ports is None:
         from .bmp import DEFAULT_PORTS as bmp_ports
-    if bmp_ports:
+    if reader.seen_ports & set(bmp_ports):   # a second pass only when BMP was captured
         yield from read_bmp(data, bmp_ports)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import sys
 import time
@@ -98,6 +99,7 @@ class Decoder:
         self.skipped = 0
         self.gaps = 0
         self.guessed = 0
+        self._class_keys: dict = {}
 
     def item(self, it) -> None:
         meta = it.meta()
@@ -146,12 +148,26 @@ class Decoder:
 
     def _count_routes(self, msg) -> None:
         for kind, routes in (("announced", msg.announced), ("withdrawn", msg.withdrawn)):
-            for r in routes:
-                fam = family_name(r.afi, r.safi)
-                rt = getattr(r, "route_type", None)
-                key = f"{fam} type {rt}" if rt is not None and r.afi == 25 else fam
-                c = self.routes.setdefault(key, {"announced": 0, "withdrawn": 0})
-                c[kind] += 1
+            if not routes:
+                continue
+            # count by class (one route class per family and EVPN route type)
+            # and name the keys once per class, not once per route
+            for cls, n in Counter(map(type, routes)).items():
+                if cls.__name__ in ("RawEvpnRoute", "AddPathEvpnRoute", "RawNlri"):
+                    # these classes span several types or families: per route
+                    for r in routes:
+                        if type(r) is cls:
+                            self._add_count(_route_key(r), kind, 1)
+                    continue
+                key = self._class_keys.get(cls)
+                if key is None:
+                    key = self._class_keys[cls] = _route_key(
+                        next(x for x in routes if type(x) is cls))
+                self._add_count(key, kind, n)
+
+    def _add_count(self, key, kind, n) -> None:
+        c = self.routes.setdefault(key, {"announced": 0, "withdrawn": 0})
+        c[kind] += n
 
     def emit(self, msg, meta) -> None:
         flt = self.flt
@@ -231,6 +247,13 @@ class Decoder:
     @property
     def clean(self) -> bool:
         return not (self.errors or self.skipped or self.gaps)
+
+
+def _route_key(r) -> str:
+    """Summary key of a route: its family, and the route type for EVPN."""
+    fam = family_name(r.afi, r.safi)
+    rt = getattr(r, "route_type", None) if r.afi == 25 else None
+    return f"{fam} type {rt}" if rt is not None else fam
 
 
 def _short(d: dict) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import functools
 import gzip
 import heapq
 import io
@@ -406,7 +407,9 @@ def _ipv6(data: bytes, pos: int) -> tuple | None:
     return src, dst, p, end, claimed - end
 
 
+@functools.lru_cache(maxsize=4096)
 def _endpoint(addr: bytes, port: int) -> str:
+    """``addr:port`` text; cached, as a capture holds few endpoints and many packets."""
     if len(addr) == 4:
         return f"{ipaddress.IPv4Address(addr)}:{port}"
     return f"[{ipaddress.IPv6Address(addr)}]:{port}"
@@ -603,7 +606,7 @@ class _Stream:
 
 
 def reassemble_tcp(path_or_fileobj, ports, consumer_factory, gaps: list,
-                   frame_of=lambda item: item.frame) -> Iterator:
+                   frame_of=lambda item: item.frame, seen_ports: set | None = None) -> Iterator:
     """Reassemble every TCP direction touching ``ports`` and yield, in packet
     order, what the consumers' ``feed`` return.
 
@@ -612,12 +615,18 @@ def reassemble_tcp(path_or_fileobj, ports, consumer_factory, gaps: list,
     has ``feed(data, time, frame) -> list``, ``jump(nbytes)`` (bytes never
     captured) and ``stop(reason) -> list``.  Lost stream bytes go to ``gaps``.
     Items finished at the end of the capture come last, ordered by ``frame_of``.
+    ``seen_ports``, when given, collects the ports of every TCP segment.
     """
     ports = frozenset((ports,) if isinstance(ports, int) else ports)
     streams: dict[tuple, _Stream] = {}
     for packet in read_packets(path_or_fileobj):
         seg = _tcp_segment(packet.linktype, packet.data)
-        if seg is not None and (seg.sport in ports or seg.dport in ports):
+        if seg is None:
+            continue
+        if seen_ports is not None:
+            seen_ports.add(seg.sport)
+            seen_ports.add(seg.dport)
+        if seg.sport in ports or seg.dport in ports:
             yield from _segment(streams, seg, packet.time, packet.frame, consumer_factory, gaps)
     leftovers = []
     for stream in streams.values():
@@ -666,14 +675,16 @@ class BgpCaptureReader:
         self.ports = frozenset((ports,) if isinstance(ports, int) else ports)
         self.gaps: list[StreamGap] = []
         self.skipped: list[SkippedBytes] = []
+        self.seen_ports: set = set()   # every TCP port in the capture (after iterating)
 
     def __iter__(self) -> Iterator[CapturedMessage]:
-        self.gaps, self.skipped = [], []
+        self.gaps, self.skipped, self.seen_ports = [], [], set()
 
         def framer(src, dst, mid_stream):
             return _Framer(src, dst, self.skipped, "capture started mid-stream" if mid_stream
                            else "stream does not start with a BGP marker")
-        yield from reassemble_tcp(self.path, self.ports, framer, self.gaps)
+        yield from reassemble_tcp(self.path, self.ports, framer, self.gaps,
+                                  seen_ports=self.seen_ports)
 
 
 def read_bgp_messages(path_or_fileobj,
