@@ -956,10 +956,13 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
         raise ValueParseError(f"AFI/SAFI {afi}/{safi} out of range")
     fam = (afi, safi)
     first_type = type(rl[0])
+    cdef bint uniform = True
     for r in rl:
         # same class implies same family; only mixed classes need the lookup
-        if type(r) is not first_type and r.family != fam:
-            raise ValueError("pack_updates takes routes of one family")
+        if type(r) is not first_type:
+            uniform = False
+            if r.family != fam:
+                raise ValueError("pack_updates takes routes of one family")
     items = attributes.items if isinstance(attributes, _Attributes) else attributes
     attrs = [a for a in items if a.code != 14 and a.code != 15]
     cdef bint classic = fam == FAMILY_IPV4_UNICAST
@@ -990,7 +993,9 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
         raise ValueError("the attributes leave no room for NLRI in one message")
     cdef list out = []
     cdef Py_ssize_t i = 0, j, n = len(rl), size, sz
-    cdef list enc = [r if isinstance(r, bytes) else bytes(r) for r in rl]
+    # packed routes are bytes already: copy straight from them
+    cdef list enc = rl if uniform and issubclass(first_type, bytes) else \
+        [r if isinstance(r, bytes) else bytes(r) for r in rl]
     while i < n:
         size = 0
         j = i
