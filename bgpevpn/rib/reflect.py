@@ -96,22 +96,37 @@ class UpdateGroups:
 
     def build(self, changes, peers) -> dict:
         """{peer: [wire bytes, ...]} for a batch of BestPathChanged."""
-        announce: dict = {}   # (attrs id, next hop, peer ids, family) -> (attrs, nh, peers, routes)
+        announce: dict = {}   # (attrs id, next hop, targets id, family) -> (attrs, nh, peers, routes)
         withdraw: dict = {}   # peer -> family -> [routes]
         refl = self.reflector
+        # without an export policy the targets depend on the path's source only:
+        # compute them (and their id set) once per source, not once per change
+        per_source: dict = {}
+
+        def targets_of(path):
+            if refl.export_policy is not None:
+                t = refl.targets(path, peers)
+                return t, {id(p) for p in t}
+            key = id(path.source)
+            hit = per_source.get(key)
+            if hit is None:
+                t = refl.targets(path, peers)
+                hit = per_source[key] = (t, {id(p) for p in t})
+            return hit
+
+        no_targets = ([], set())
         for ch in changes:
-            new_targets = refl.targets(ch.new, peers) if ch.new is not None else []
-            if ch.new is not None and new_targets:
-                out_attrs = refl.outgoing(ch.new)
-                key = (id(out_attrs), ch.new.next_hop, tuple(id(p) for p in new_targets),
-                       ch.family)
+            new = ch.new
+            new_targets, keep = targets_of(new) if new is not None else no_targets
+            if new is not None and new_targets:
+                out_attrs = refl.outgoing(new)
+                key = (id(out_attrs), new.next_hop, id(new_targets), ch.family)
                 g = announce.get(key)
                 if g is None:
-                    g = announce[key] = (out_attrs, ch.new.next_hop, new_targets, ch.family, [])
-                g[4].append(ch.new.route)
+                    g = announce[key] = (out_attrs, new.next_hop, new_targets, ch.family, [])
+                g[4].append(new.route)
             if ch.old is not None:
-                keep = {id(p) for p in new_targets}
-                for p in refl.targets(ch.old, peers):
+                for p in targets_of(ch.old)[0]:
                     if id(p) not in keep:
                         withdraw.setdefault(p, {}).setdefault(ch.family, []).append(ch.old.route)
         out: dict = {}

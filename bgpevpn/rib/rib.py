@@ -137,10 +137,16 @@ class Rib:
             stale = self._stale.get((source, family))
             if stale:
                 stale.difference_update(withdrawn)
+        pop = fam_in.pop
         for r in withdrawn:
-            old = fam_in.pop(r, None)
-            if old is not None:
+            old = pop(r, None)
+            if old is None:
+                continue
+            if cands and r in cands:
                 self._remove(family, loc, cands, r, old, changes)
+            elif loc.get(r) is old:   # the only path: one probe, no candidate list
+                del loc[r]
+                changes.append(_tuple_new(BestPathChanged, (family, r, "withdrawn", old, None)))
         if announced:
             attrs = self.intern(attributes) if attributes is not None else Attributes()
             policy = self.import_policy
