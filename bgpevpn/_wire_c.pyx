@@ -72,6 +72,7 @@ cdef extern from *:
 IMPLEMENTATION = "c"
 
 # --- shared with the Python twin (not hot) ---------------------------------------
+check_range = _py.check_range
 decode_open = _py.decode_open
 decode_capabilities = _py.decode_capabilities
 decode_route_refresh = _py.decode_route_refresh
@@ -176,6 +177,7 @@ cdef tuple _check_header(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t m
 def split_messages(buf, Py_ssize_t pos=0, Py_ssize_t max_len=4096):
     """Frame whole messages (see ``_wire_py.split_messages``)."""
     cdef bytes b = _as_bytes(buf)
+    check_range(b, pos)
     cdef const uint8_t *p = _ptr(b)
     cdef Py_ssize_t end = PyBytes_GET_SIZE(b), length
     cdef list out = []
@@ -283,7 +285,8 @@ class MessageReader(_py.MessageReader):
 def decode_update(buf, Py_ssize_t pos, Py_ssize_t end, ctx, Py_ssize_t length=0):
     """RFC 4271 §4.3 with RFC 7606 error handling (see ``_wire_py.decode_update``)."""
     cdef bytes b = _as_bytes(buf)
-    if end > PyBytes_GET_SIZE(b) or pos < 0 or end - pos < 4:
+    check_range(b, pos, end)
+    if end - pos < 4:
         raise UpdateMessageError(1, "UPDATE body shorter than 4 octets", action=RESET)
     return _decode_update(b, _ptr(b), pos, end, ctx, length, None)
 
@@ -341,8 +344,7 @@ cdef bint _announces(list spans):
 def decode_attributes(buf, Py_ssize_t pos, Py_ssize_t end, ctx):
     """Walk the path attributes in buf[pos:end] (see ``_wire_py.decode_attributes``)."""
     cdef bytes b = _as_bytes(buf)
-    if end > PyBytes_GET_SIZE(b):
-        raise UpdateMessageError(1, "attribute header is truncated", action=RESET)
+    check_range(b, pos, end)
     return _attributes(b, _ptr(b), pos, end, ctx, None)
 
 
@@ -458,8 +460,7 @@ cdef object _parse_attribute(bytes b, const uint8_t *p, int code, Py_ssize_t vst
 def parse_mp_reach(buf, Py_ssize_t vstart, Py_ssize_t vend, flags, ctx):
     """RFC 4760 §3 (see ``_wire_py.parse_mp_reach``)."""
     cdef bytes b = _as_bytes(buf)
-    if vend > PyBytes_GET_SIZE(b):
-        vend = PyBytes_GET_SIZE(b)
+    check_range(b, vstart, vend)
     return _mp_reach(b, _ptr(b), vstart, vend, flags, ctx, None)
 
 
@@ -496,8 +497,7 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
 def parse_mp_unreach(buf, Py_ssize_t vstart, Py_ssize_t vend, flags, ctx):
     """RFC 4760 §4 (see ``_wire_py.parse_mp_unreach``)."""
     cdef bytes b = _as_bytes(buf)
-    if vend > PyBytes_GET_SIZE(b):
-        vend = PyBytes_GET_SIZE(b)
+    check_range(b, vstart, vend)
     return _mp_unreach(b, _ptr(b), vstart, vend, flags, ctx, None)
 
 
@@ -523,8 +523,7 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
 def decode_nlri(buf, Py_ssize_t pos, Py_ssize_t end, int afi, int safi, ctx):
     """The NLRI of an MP attribute, by family (see ``_wire_py.decode_nlri``)."""
     cdef bytes b = _as_bytes(buf)
-    if end > PyBytes_GET_SIZE(b):
-        end = PyBytes_GET_SIZE(b)
+    check_range(b, pos, end)
     return _nlri(b, _ptr(b), pos, end, afi, safi, ctx)
 
 
@@ -546,8 +545,7 @@ cdef list _nlri(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int a
 def decode_prefixes(buf, Py_ssize_t pos, Py_ssize_t end, int addr_len, bint add_path, action):
     """RFC 4271 §4.3 prefixes (see ``_wire_py.decode_prefixes``)."""
     cdef bytes b = _as_bytes(buf)
-    if end > PyBytes_GET_SIZE(b):
-        raise UpdateMessageError(10, "prefix is truncated", b[pos:end], action)
+    check_range(b, pos, end)
     return _prefixes(b, _ptr(b), pos, end, addr_len, add_path, action)
 
 
@@ -579,8 +577,7 @@ def evpn_route_class(buf, Py_ssize_t pos, Py_ssize_t length):
     """The class of the EVPN route whose body is buf[pos:pos+length] (see
     ``_wire_py.evpn_route_class``)."""
     cdef bytes b = _as_bytes(buf)
-    if pos < 2 or pos + length > PyBytes_GET_SIZE(b):
-        return None
+    check_range(b, max(pos - 2, 0) if pos >= 2 else -1, pos + length)
     return _route_class(_ptr(b), pos, length)
 
 
@@ -634,9 +631,7 @@ cdef object _route_class(const uint8_t *p, Py_ssize_t pos, Py_ssize_t length):
 def decode_evpn_nlri(buf, Py_ssize_t pos, Py_ssize_t end, bint add_path=False):
     """RFC 7432 §7 routes (see ``_wire_py.decode_evpn_nlri``)."""
     cdef bytes b = _as_bytes(buf)
-    if end > PyBytes_GET_SIZE(b):
-        raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
-                                 AFI_SAFI_DISABLE)
+    check_range(b, pos, end)
     if add_path:
         return _py._decode_evpn_nlri_add_path(b, pos, end)
     return _evpn(b, _ptr(b), pos, end)

@@ -67,10 +67,20 @@ FAMILY_EVPN = (25, 70)
 
 # --- framing ---------------------------------------------------------------------
 
+def check_range(buf, pos: int, end=None) -> None:
+    """Positions handed to a codec function must lie inside its buffer; any
+    other is a programmer error (ValueError), never a read outside it."""
+    n = len(buf)
+    if end is None:
+        end = n
+    if not 0 <= pos <= end <= n:
+        raise ValueError(f"positions {pos}..{end} outside the {n}-octet buffer")
+
+
 def check_header(buf, pos: int, max_len: int):
     """RFC 4271 §4.1/§6.1: validate the header at ``pos`` (19 octets must be
     there) and return (length, type)."""
-    if len(buf) - pos < HEADER_LEN:
+    if pos < 0 or len(buf) - pos < HEADER_LEN:
         raise MessageHeaderError(2, "message header is truncated", offset=pos)
     if buf[pos:pos + 16] != MARKER:
         raise MessageHeaderError(1, "marker is not all ones", offset=pos)
@@ -94,6 +104,7 @@ def split_messages(buf, pos: int = 0, max_len: int = 4096):
     """Frame whole messages in ``buf`` from ``pos``: returns ([(start, end), ...],
     next position).  A partial message at the end is left for later (it is not
     an error); a malformed header raises MessageHeaderError."""
+    check_range(buf, pos)
     out = []
     end = len(buf)
     while end - pos >= HEADER_LEN:
@@ -271,7 +282,8 @@ def decode_route_refresh(buf, pos: int, end: int, length: int) -> RouteRefresh:
 
 def decode_update(buf, pos: int, end: int, ctx, length: int = 0) -> Update:
     """RFC 4271 §4.3 with RFC 7606 error handling."""
-    if end > len(buf) or end - pos < 4:
+    check_range(buf, pos, end)
+    if end - pos < 4:
         raise UpdateMessageError(1, "UPDATE body shorter than 4 octets", action=RESET)
     wlen = _u16(buf, pos)[0]
     pos += 2
@@ -314,6 +326,7 @@ def decode_attributes(buf, pos: int, end: int, ctx):
     RFC 7606 is left out and its error listed as (code, UpdateMessageError);
     errors that leave the UPDATE unparseable raise at once.
     """
+    check_range(buf, pos, end)
     items = []
     errors = []
     seen = set()
@@ -565,6 +578,7 @@ def _check_next_hop(family, nh_len, buf, vstart, vend):
 def parse_mp_reach(buf, vstart, vend, flags, ctx):
     """RFC 4760 §3: AFI (2), SAFI (1), next hop length (1), next hop,
     reserved (1), NLRI; RFC 7606 §7.11 for errors, which name the family."""
+    check_range(buf, vstart, vend)
     if vend - vstart < 3:
         raise UpdateMessageError(9, "MP_REACH_NLRI shorter than 5 octets",
                                  bytes(buf[vstart:vend]), RESET)
@@ -589,6 +603,7 @@ def parse_mp_reach(buf, vstart, vend, flags, ctx):
 
 def parse_mp_unreach(buf, vstart, vend, flags, ctx):
     """RFC 4760 §4: AFI (2), SAFI (1), withdrawn routes."""
+    check_range(buf, vstart, vend)
     if vend - vstart < 3:
         raise UpdateMessageError(9, "MP_UNREACH_NLRI shorter than 3 octets",
                                  bytes(buf[vstart:vend]), RESET)
@@ -621,6 +636,7 @@ assert set(_ATTR_PARSERS) == set(ATTRIBUTE_CLASSES)
 
 def decode_nlri(buf, pos: int, end: int, afi: int, safi: int, ctx) -> list:
     """The NLRI of an MP attribute, by family; other families are kept raw."""
+    check_range(buf, pos, end)
     family = (afi, safi)
     add_path = family in ctx.add_path
     if family == FAMILY_EVPN:
@@ -634,6 +650,7 @@ def decode_nlri(buf, pos: int, end: int, afi: int, safi: int, ctx) -> list:
 
 def decode_prefixes(buf, pos: int, end: int, addr_len: int, add_path: bool, action) -> list:
     """RFC 4271 §4.3 prefixes (RFC 7911 §3 path identifier first with ADD-PATH)."""
+    check_range(buf, pos, end)
     cls = (Ipv4PrefixAddPath if add_path else Ipv4Prefix) if addr_len == 4 \
         else (Ipv6PrefixAddPath if add_path else Ipv6Prefix)
     maxbits = addr_len * 8
@@ -660,6 +677,7 @@ def evpn_route_class(buf, pos: int, length: int):
     """The class of the EVPN route whose body is buf[pos:pos+length] after a
     check of its layout (RFC 7432 §7.1-7.4, RFC 9136 §3.1, RFC 9251 §9),
     or None when the layout is wrong for its type."""
+    check_range(buf, max(pos - 2, 0) if pos >= 2 else -1, pos + length)
     rtype = buf[pos - 2]
     if rtype == 2:
         if length < 33 or buf[pos + 22] != 48:
@@ -709,6 +727,7 @@ def evpn_route_class(buf, pos: int, length: int):
 def decode_evpn_nlri(buf, pos: int, end: int, add_path: bool = False) -> list:
     """RFC 7432 §7: route type (1), length (1), body; one route object each.
     Type 2, the bulk of any EVPN table, is checked inline."""
+    check_range(buf, pos, end)
     if add_path:
         return _decode_evpn_nlri_add_path(buf, pos, end)
     out = []
@@ -1072,7 +1091,7 @@ def end_of_rib(afi: int, safi: int) -> bytes:
     return MARKER + _U16.pack(HEADER_LEN + len(body)) + b"\x02" + body
 
 
-__all__ = ["IMPLEMENTATION", "check_header", "split_messages", "decode_messages",
+__all__ = ["IMPLEMENTATION", "check_range", "check_header", "split_messages", "decode_messages",
            "decode_message", "decode_frame", "MessageReader", "decode_open",
            "decode_capabilities", "decode_route_refresh", "decode_update", "decode_attributes",
            "decode_nlri", "decode_prefixes", "decode_evpn_nlri", "evpn_route_class",
