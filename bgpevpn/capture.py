@@ -116,12 +116,22 @@ class FlowContexts:
 
     def __init__(self):
         self.opens: dict = {}
+        self._contexts: dict = {}   # (src, dst) -> Context, until an OPEN changes it
+
+    def context(self, src, dst):
+        ctx = self._contexts.get((src, dst))
+        if ctx is None:
+            mine = self.opens.get((src, dst))
+            if mine is None:
+                return None
+            ctx = self._contexts[(src, dst)] = Context.negotiated(mine,
+                                                                  self.opens.get((dst, src)))
+        return ctx
 
     def decode(self, data: bytes, src=None, dst=None):
         """(message or BGPError, context_guessed)."""
-        mine, theirs = self.opens.get((src, dst)), self.opens.get((dst, src))
-        if mine is not None:
-            ctx = Context.negotiated(mine, theirs)
+        ctx = self.context(src, dst)
+        if ctx is not None:
             if len(data) > 4096 and not ctx.extended_message:
                 ctx = Context(ctx.four_octet_as, ctx.add_path, True)
             guessed = False
@@ -133,6 +143,8 @@ class FlowContexts:
             return e, guessed
         if msg.type == "OPEN":
             self.opens[(src, dst)] = msg
+            self._contexts.pop((src, dst), None)
+            self._contexts.pop((dst, src), None)
         return msg, guessed
 
 

@@ -102,8 +102,11 @@ class Decoder:
         self._class_keys: dict = {}
 
     def item(self, it) -> None:
-        meta = it.meta()
         self.guessed += it.context_guessed
+        if it.kind == "message" and self.quiet and self.on_message is None:
+            self.decoded(it.message, None)   # summary only: no per-message metadata
+            return
+        meta = it.meta()
         if it.kind == "message":
             self.decoded(it.message, meta)
         elif it.kind == "error":
