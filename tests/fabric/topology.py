@@ -46,6 +46,8 @@ import sys
 import time
 import uuid
 
+from interop.netns import remove_namespaces, run  # one namespace toolkit for both suites
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "templates")
 
@@ -82,15 +84,6 @@ def probe_ip(i: int) -> str:
 
 
 # -- small process helpers ------------------------------------------------------------
-
-def run(args, *, check=True, timeout=20, input=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, input=input, capture_output=True, text=True, timeout=timeout,
-                          check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))} failed ({proc.returncode}): "
-                           f"{proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
-
 
 def wait_for(pred, timeout: float, what: str, interval: float = 0.25):
     """Poll ``pred()`` until it returns a true value (returned); on timeout
@@ -547,19 +540,7 @@ class Fabric:
             with contextlib.suppress(Exception):   # teardown goes on
                 p.stop(timeout=3)
         # anything still alive inside our namespaces: these pids are ours
-        for ns in self.namespaces:
-            r = run(["ip", "netns", "pids", ns], check=False, timeout=10)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGCONT)
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-        for ns in reversed(self.namespaces):
-            r = run(["ip", "netns", "del", ns], check=False, timeout=10)
-            if r.returncode != 0:
-                time.sleep(0.5)
-                run(["ip", "netns", "del", ns], check=False, timeout=10)
+        remove_namespaces(self.namespaces)
         self.namespaces.clear()
         for d in self.rundirs:
             shutil.rmtree(d, ignore_errors=True)

@@ -37,9 +37,27 @@ def run(args, *, check=True, timeout=20, input=None) -> subprocess.CompletedProc
     """Run a command (a list), capture text output, bounded by ``timeout``."""
     proc = subprocess.run(args, input=input, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): "
+        raise RuntimeError(f"{' '.join(map(str, args))} failed ({proc.returncode}): "
                            f"{proc.stderr.strip() or proc.stdout.strip()}")
     return proc
+
+
+def remove_namespaces(namespaces) -> None:
+    """Kill what still runs inside ``namespaces`` (created by the caller, so
+    every pid in them is its own) and delete them, retrying once."""
+    for ns in namespaces:
+        r = run(["ip", "netns", "pids", ns], check=False, timeout=10)
+        for pid in r.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGCONT)
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+    for ns in reversed(list(namespaces)):
+        r = run(["ip", "netns", "del", ns], check=False, timeout=10)
+        if r.returncode != 0:
+            time.sleep(0.5)
+            run(["ip", "netns", "del", ns], check=False, timeout=10)
 
 
 def unavailable_reason(binaries=()) -> str | None:
@@ -203,19 +221,7 @@ class Lab:
             self.stop_process(proc, timeout=3)
         # anything still alive inside our namespaces (e.g. a daemon that
         # forked): these namespaces were created by this test, so are its pids
-        for ns in self.namespaces:
-            r = run(["ip", "netns", "pids", ns], check=False, timeout=10)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGCONT)
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-        for ns in reversed(self.namespaces):
-            r = run(["ip", "netns", "del", ns], check=False, timeout=10)
-            if r.returncode != 0:
-                time.sleep(0.5)
-                run(["ip", "netns", "del", ns], check=False, timeout=10)
+        remove_namespaces(self.namespaces)
         self.namespaces.clear()
         Lab.open_labs.discard(self)
         if errors:
