@@ -550,6 +550,12 @@ class _Stream:
         start = self._unwrap(seq)
         if start + len(data) + lost <= self.offset:
             return []  # a retransmission of bytes already delivered
+        if start == self.offset and not self.pending:
+            # the usual case, the next bytes in order: what the heap would do, directly
+            out = self.framer.feed(data, time, frame) if data else []
+            self.offset += len(data)
+            self._gap(lost)   # snaplen cut the segment short
+            return out
         self.arrivals += 1
         heapq.heappush(self.pending, (start, self.arrivals, data, lost, time, frame))
         self.pending_bytes += len(data)
