@@ -964,7 +964,7 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
     if withdraw:
         attrs = []
     elif classic and next_hop is not None and not any(a.code == 3 for a in attrs):
-        attrs.append(NextHop(str(next_hop)))
+        attrs.append(NextHop(_py.ipv4_next_hop_text(next_hop)))
     cdef bytes attr_bytes = b"".join([encode_attribute(a, ctx) for a in attrs])
     cdef bytes head
     cdef int code

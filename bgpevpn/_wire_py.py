@@ -997,6 +997,14 @@ def encode_attribute_value(attr, ctx) -> bytes:
     return bytes(v)
 
 
+def ipv4_next_hop_text(next_hop) -> str:
+    """The NEXT_HOP attribute's address from text or its 4 wire octets (the
+    form sessions and the RIB carry next hops in)."""
+    if isinstance(next_hop, (bytes, bytearray)) and len(next_hop) == 4:
+        return socket.inet_ntop(_AF_INET, bytes(next_hop))
+    return str(next_hop)
+
+
 def next_hop_bytes(next_hop) -> bytes:
     """An address string (or 'global,link-local') to MP_REACH next hop octets."""
     if isinstance(next_hop, (bytes, bytearray)):
@@ -1033,7 +1041,7 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, withdraw: bool 
     if withdraw:
         attrs = []
     elif classic and next_hop is not None and not any(a.code == AttrType.NEXT_HOP for a in attrs):
-        attrs.append(NextHop(str(next_hop)))
+        attrs.append(NextHop(ipv4_next_hop_text(next_hop)))
     attr_bytes = b"".join(encode_attribute(a, ctx) for a in attrs)
     encoded = [bytes(r) for r in routes]
     out = []

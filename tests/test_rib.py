@@ -137,3 +137,14 @@ def test_mrt_dump_and_load_give_the_same_best_paths():
     for fam in (EVPN, V4):
         assert {bytes(r): p.attrs.to_dict() for r, p in rib.best(fam).items()} == \
             {bytes(r): p.attrs.to_dict() for r, p in back.best(fam).items()}
+
+
+def test_reflected_ipv4_route_keeps_its_wire_next_hop():
+    """Sessions and the RIB carry next hops in wire form; an IPv4 unicast
+    route goes out with them in its NEXT_HOP attribute (RFC 4456: unchanged)."""
+    rib = Rib()
+    rr = RouteReflector("10.0.0.254")
+    peers = [_Peer(A), _Peer(B)]
+    ch = rib.update(A, V4, [Ipv4Prefix.build("10.1.0.0/16")], (), attrs(), b"\xc0\x00\x02\x09")
+    (msg,) = UpdateGroups(rr).build(ch, peers)[peers[1]]
+    assert wire.decode_message(msg, peers[1].context).attributes.next_hop == "192.0.2.9"

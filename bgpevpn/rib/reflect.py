@@ -16,7 +16,6 @@ so ten clients cost one encoding.
 """
 from __future__ import annotations
 
-import socket
 
 from ..attributes import Attributes, ClusterList, OriginatorId
 from ..constants import AttrType
@@ -136,13 +135,12 @@ class UpdateGroups:
                                                                withdraw=True))
         encoded: dict = {}
         for out_attrs, nh, targets, fam, routes in announce.values():
-            nh_arg = _nh_text(nh) if fam == (1, 1) else nh
             for p in targets:
                 ctx = p.context
                 ck = (id(out_attrs), nh, fam, ctx, len(routes), id(routes))
                 msgs = encoded.get(ck)
                 if msgs is None:
-                    msgs = encoded[ck] = wire.pack_updates(routes, out_attrs, nh_arg, ctx)
+                    msgs = encoded[ck] = wire.pack_updates(routes, out_attrs, nh, ctx)
                 out.setdefault(p, []).extend(msgs)
         return out
 
@@ -162,12 +160,5 @@ class UpdateGroups:
                 g[3].append(route)
         msgs = []
         for out_attrs, nh, fam, routes in groups.values():
-            nh_arg = _nh_text(nh) if fam == (1, 1) else nh
-            msgs += wire.pack_updates(routes, out_attrs, nh_arg, peer.context)
+            msgs += wire.pack_updates(routes, out_attrs, nh, peer.context)
         return msgs
-
-
-def _nh_text(nh):
-    if isinstance(nh, (bytes, bytearray)) and len(nh) == 4:
-        return socket.inet_ntop(socket.AF_INET, bytes(nh))
-    return nh

@@ -46,7 +46,7 @@ import sys
 import time
 import uuid
 
-from interop.netns import remove_namespaces, run  # one namespace toolkit for both suites
+from interop.netns import netns_unavailable_reason, remove_namespaces, run  # one namespace toolkit for both suites
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "templates")
@@ -116,14 +116,7 @@ def unavailable_reason() -> str | None:
         pwd.getpwnam("frr")
     except KeyError:
         return "no 'frr' user (FRR package not installed properly)"
-    probe = f"fbprobe-{uuid.uuid4().hex[:6]}"
-    try:
-        r = run(["ip", "netns", "add", probe], check=False, timeout=10)
-        if r.returncode != 0:
-            return f"'ip netns add' does not work here: {r.stderr.strip()}"
-    finally:
-        run(["ip", "netns", "del", probe], check=False, timeout=10)
-    return None
+    return netns_unavailable_reason(f"fbprobe-{uuid.uuid4().hex[:6]}")
 
 
 def render(template: str, **values) -> str:

@@ -69,7 +69,11 @@ def unavailable_reason(binaries=()) -> str | None:
     for b in binaries:
         if not (os.path.isabs(b) and os.access(b, os.X_OK)) and shutil.which(b) is None:
             return f"{b} not installed"
-    probe = f"bgpevpn-probe-{RUN_ID}-{os.getpid()}"
+    return netns_unavailable_reason(f"bgpevpn-probe-{RUN_ID}-{os.getpid()}")
+
+
+def netns_unavailable_reason(probe: str) -> str | None:
+    """Why network namespaces cannot be created here (None when they can)."""
     try:
         r = run(["ip", "netns", "add", probe], check=False, timeout=10)
         if r.returncode != 0:
