@@ -190,6 +190,15 @@ class Peer:
         self._input(None, lambda now: self.session.stop(now, message))
         await self._close_connections()
 
+    async def abort(self) -> None:
+        """Close the connections without a NOTIFICATION (what a restarting
+        speaker looks like to its peers, RFC 4724 §4)."""
+        self._closing = True
+        for c in list(self._conns):
+            if c.transport is not None:
+                c.transport.abort()
+        await self._close_connections()
+
     # machinery ------------------------------------------------------------
     async def _send(self, fn):
         conn = self._primary_conn()
@@ -620,10 +629,14 @@ class Speaker:
         for p in (peers if peers is not None else self.established_peers()):
             await p.send_withdraw(routes)
 
-    async def close(self, message: str = "") -> None:
+    async def close(self, message: str = "", notify: bool = True) -> None:
+        """Stop every peer: a Cease NOTIFICATION each, or with ``notify=False``
+        just close the connections, as a crash would (graceful-restart helpers,
+        RFC 4724, then keep our routes until we are back)."""
         for server in self._servers:
             server.close()
-        await asyncio.gather(*(p.stop(message) for p in list(self.peers.values())),
+        await asyncio.gather(*((p.stop(message) if notify else p.abort())
+                               for p in list(self.peers.values())),
                              return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()

@@ -451,6 +451,74 @@ def cmd_rr(args) -> int:
     return EXIT_OK
 
 
+def cmd_vtep(args) -> int:
+    import asyncio
+    import logging
+
+    from .vtep import ConfigError, VtepAgent, load_config, query
+    sock = args.socket
+    cfg = None
+    if args.config:
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as e:
+            print(f"bgpevpn vtep: {e}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        sock = sock or cfg.get("status", {}).get("socket")
+    if args.action == "run":
+        if cfg is None:
+            print("bgpevpn vtep: --config is needed to run the agent", file=sys.stderr)
+            return EXIT_UNUSABLE
+        if args.keep_state:
+            cfg["evpn"]["keep_state"] = True
+        logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("pyroute2").setLevel(logging.WARNING)   # one line per netlink message
+        try:
+            asyncio.run(VtepAgent(cfg).run())
+        except (OSError, RuntimeError) as e:
+            print(f"bgpevpn vtep: {e}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        return EXIT_OK
+    if not sock:
+        print("bgpevpn vtep: give --socket or a --config with [status] socket", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        body = asyncio.run(query(sock, "status"))
+    except (OSError, ValueError) as e:
+        print(f"bgpevpn vtep: cannot reach the agent at {sock}: {e}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.vni:
+        body["vnis"] = [v for v in body["vnis"] if v["vni"] in args.vni]
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return EXIT_OK
+    print(f"VTEP {body['source']} AS {body['asn']} router id {body['router_id']}, "
+          f"up {body['uptime']:.0f}s, {'synchronised' if body['synchronised'] else 'synchronising'}"
+          f", {body['routes_advertised']} routes advertised")
+    print(f"{'Neighbor':<40} {'AS':>8} {'State':<12} {'Up':>10} {'Routes':>8}")
+    for p in body["peers"]:
+        up = f"{p['uptime']:.0f}s" if p["uptime"] is not None else "-"
+        print(f"{p['address']:<40} {str(p['peer_as'] or '-'):>8} {p['state']:<12} {up:>10} "
+              f"{p['routes_received']:>8}")
+    print()
+    print(f"{'VNI':<9} {'VxLAN IF':<16} {'Bridge':<16} {'RD':<22} {'# MACs':>7} "
+          f"{'# Remote VTEPs':>15}")
+    for v in body["vnis"]:
+        print(f"{v['vni']:<9} {v['device']:<16} {v['bridge']:<16} {v['rd']:<22} "
+              f"{v['local_macs'] + v['remote_macs']:>7} {len(v['flood']):>15}")
+    for v in body["vnis"]:
+        print(f"\nVNI {v['vni']}: export {' '.join(v['export_rts'])}, import "
+              f"{' '.join(v['import_rts'])}{', ARP suppression' if v['arp_suppression'] else ''}")
+        print(f"  Flood list: {' '.join(v['flood']) or '-'}")
+        print(f"  {'MAC':<19} {'Type':<7} {'Intf/Remote VTEP':<40} {'Seq':>4} {'Sticky':<6} IPs")
+        for m in v["macs"]:
+            where = m["port"] if m["type"] == "local" else m["vtep"]
+            print(f"  {m['mac']:<19} {m['type']:<7} {where:<40} {m['seq']:>4} "
+                  f"{'yes' if m['sticky'] else 'no':<6} {' '.join(m['ips']) or '-'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bgpevpn", description="BGP and EVPN tools.")
     p.add_argument("--version", action="version", version=f"bgpevpn {__version__} "
@@ -505,6 +573,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="JSON output")
     r.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     r.set_defaults(func=cmd_rr)
+
+    v = sub.add_parser("vtep", help="VTEP agent: EVPN for Linux VXLAN devices, its status",
+                       description="bgpevpn vtep --config FILE runs the VTEP agent (advertises "
+                       "local VNIs and MACs, programs remote ones into the kernel); "
+                       "bgpevpn vtep status asks a running one.")
+    v.add_argument("action", nargs="?", choices=("run", "status"), default="run")
+    v.add_argument("--config", help="TOML configuration (see docs/vtep.md)")
+    v.add_argument("--socket", help="status socket of a running agent")
+    v.add_argument("--vni", type=int, action="append", help="status: only this VNI (repeatable)")
+    v.add_argument("--json", action="store_true", help="JSON output")
+    v.add_argument("--keep-state", action="store_true",
+                   help="on stop, keep kernel entries and routes (graceful restart)")
+    v.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    v.set_defaults(func=cmd_vtep)
     return p
 
 

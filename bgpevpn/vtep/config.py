@@ -1,0 +1,149 @@
+"""The ``bgpevpn vtep`` configuration (TOML) and how RDs and RTs are derived.
+
+::
+
+    [bgp]
+    asn = 65000
+    router_id = "203.0.113.3"
+    source = "203.0.113.3"         # the VTEP address (VXLAN local, next hop); default router_id
+    hold_time = 90
+    graceful_restart = true        # RFC 4724: peers keep our routes while we restart
+    restart_time = 120
+
+    [[peers]]                      # route reflectors (or any EVPN peers)
+    address = "203.0.113.254"
+    peer_as = 65000                # default: asn (iBGP)
+    mode = "both"                  # active | passive | both
+    md5 = "secret"                 # optional (RFC 2385)
+
+    [evpn]
+    advertise_all_vni = true       # every VXLAN device enslaved to a bridge, like FRR
+    rt = "frr"                     # auto RT AS:VNI (FRR), or "rfc8365" (RFC 8365 §5.1.2.1)
+    arp_suppression = false        # MAC+IP routes from the bridge's neighbours; neighbour entries
+    keep_state = false             # on stop: keep the kernel entries (and our routes: graceful restart)
+    state_file = "/run/bgpevpn-vtep.state"   # what we installed, to clean up after a crash
+
+    [[vnis]]                       # per VNI settings, or VNIs to serve without advertise_all_vni
+    vni = 100
+    device = "vxlan100"            # default: the VXLAN device with this VNI
+    rd = "203.0.113.3:100"         # default: router-id:index, like FRR
+    route_targets = ["65000:100"]  # import and export (default: auto)
+    import_rts = ["65000:100"]     # or each on its own
+    export_rts = ["65000:100"]
+    arp_suppression = true
+
+    [status]
+    socket = "/run/bgpevpn-vtep.sock"
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from ..values import ExtCommunity, RouteDistinguisher, auto_route_target
+
+
+class ConfigError(ValueError):
+    pass
+
+
+RT_STYLES = ("frr", "rfc8365")
+
+
+def load_config(path: str) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as f:
+            cfg = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return validate_config(cfg)
+
+
+def _rt(text, where) -> ExtCommunity:
+    t = str(text)
+    try:
+        return ExtCommunity(t if t.startswith("target:") else "target:" + t)
+    except ValueError as e:
+        raise ConfigError(f"{where}: bad route target {text!r}: {e}") from None
+
+
+def validate_config(cfg: dict) -> dict:
+    """Check ``cfg`` and fill in the defaults; raises ConfigError with the place."""
+    bgp = cfg.get("bgp")
+    if not isinstance(bgp, dict):
+        raise ConfigError("missing [bgp] section")
+    for k in ("asn", "router_id"):
+        if k not in bgp:
+            raise ConfigError(f"[bgp] needs {k}")
+    try:
+        ipaddress.IPv4Address(bgp["router_id"])
+        bgp.setdefault("source", bgp["router_id"])
+        ipaddress.ip_address(bgp["source"])
+    except ValueError as e:
+        raise ConfigError(f"[bgp]: {e}") from None
+    if not isinstance(bgp["asn"], int) or not 1 <= bgp["asn"] <= 0xFFFFFFFF:
+        raise ConfigError("[bgp] asn must be 1..4294967295")
+    peers = cfg.setdefault("peers", [])
+    if not peers:
+        raise ConfigError("at least one [[peers]] entry (a route reflector) is needed")
+    for p in peers:
+        if "address" not in p:
+            raise ConfigError("a [[peers]] entry needs an address")
+        try:
+            ipaddress.ip_address(p["address"])
+        except ValueError as e:
+            raise ConfigError(f"[[peers]]: {e}") from None
+        if p.get("mode", "both") not in ("active", "passive", "both"):
+            raise ConfigError(f"[[peers]] {p['address']}: mode is active, passive or both")
+    evpn = cfg.setdefault("evpn", {})
+    evpn.setdefault("advertise_all_vni", not cfg.get("vnis"))
+    if evpn.setdefault("rt", "frr") not in RT_STYLES:
+        raise ConfigError(f"[evpn] rt is one of {', '.join(RT_STYLES)}")
+    seen = set()
+    for v in cfg.setdefault("vnis", []):
+        vni = v.get("vni")
+        if not isinstance(vni, int) or not 1 <= vni <= 0xFFFFFF:
+            raise ConfigError(f"[[vnis]]: vni must be 1..16777215, not {vni!r}")
+        if vni in seen:
+            raise ConfigError(f"[[vnis]]: VNI {vni} twice")
+        seen.add(vni)
+        where = f"[[vnis]] {vni}"
+        if "rd" in v:
+            try:
+                RouteDistinguisher(v["rd"])
+            except ValueError as e:
+                raise ConfigError(f"{where}: bad rd {v['rd']!r}: {e}") from None
+        both = v.get("route_targets")
+        for key in ("import_rts", "export_rts"):
+            rts = v.get(key, both)
+            if rts is not None:
+                v["_" + key] = tuple(_rt(t, where) for t in rts)
+    return cfg
+
+
+def auto_rts(asn: int, vni: int, style: str) -> tuple:
+    """The route target FRR derives (``AS:VNI``, RFC 4360 type 0x0002 with a
+    2-octet AS, type 0x0202 with a 4-octet one) or the RFC 8365 §5.1.2.1 one
+    (``AS:268435456+VNI`` for VXLAN, low 16 bits of a 4-octet AS)."""
+    if style == "rfc8365":
+        return (auto_route_target(asn & 0xFFFF, vni),)
+    return (ExtCommunity.route_target(asn, vni),)
+
+
+def default_import_rts(asn: int, vni: int, style: str) -> tuple:
+    """What a VNI imports unless told: its own auto RT and the other
+    convention's, so FRR-style and RFC 8365 (JunOS) senders both match."""
+    out = list(auto_rts(asn, vni, style))
+    for other in RT_STYLES:
+        for rt in auto_rts(asn, vni, other):
+            if rt not in out:
+                out.append(rt)
+    return tuple(out)
+
+
+__all__ = ["ConfigError", "load_config", "validate_config", "auto_rts", "default_import_rts"]
