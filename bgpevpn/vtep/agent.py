@@ -399,6 +399,7 @@ class VtepAgent:
                                        preserved=(EVPN,) if restarting else ())
         sp = Speaker(self.asn, self.router_id, families=(EVPN,),
                      port=int(bgp.get("port", 179)), hold_time=int(bgp.get("hold_time", 90)),
+                     connect_retry_time=float(bgp.get("connect_retry", 30)),
                      graceful_restart=gr, hostname=bgp.get("hostname"))
         for p in self.cfg["peers"]:
             sp.add_peer(p["address"], peer_as=p.get("peer_as", self.asn),

@@ -7,6 +7,7 @@
     router_id = "203.0.113.3"
     source = "203.0.113.3"         # the VTEP address (VXLAN local, next hop); default router_id
     hold_time = 90
+    connect_retry = 30             # seconds between connection attempts
     graceful_restart = true        # RFC 4724: peers keep our routes while we restart
     restart_time = 120
 

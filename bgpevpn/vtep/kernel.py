@@ -141,6 +141,10 @@ def parse_event(msg):
     """A netlink notification as Link / FdbEntry / Neighbour, or None."""
     ev = msg.get("event")
     if ev in ("RTM_NEWLINK", "RTM_DELLINK"):
+        if msg.get("family") == AF_BRIDGE:
+            # the bridge's own port notifications (STP state, flags): partial
+            # link messages without the device kind; the full one also comes
+            return None
         return _link(msg, ev == "RTM_DELLINK")
     if ev in ("RTM_NEWNEIGH", "RTM_DELNEIGH"):
         deleted = ev == "RTM_DELNEIGH"

@@ -107,13 +107,17 @@ class VtepState:
         self.held: set = set()           # (kind, key, value) of an earlier run, kept until synced
         self._adv_t3: dict = {}          # vni -> our type 3 route
         self._adv_by_mac: dict = {}      # (vni, mac) -> our type 2 routes
-        self.moves = 0                   # MACs that moved away (counted for status)
+        self.moves = 0                   # local MACs that moved to another VTEP
 
     # -- VNIs -------------------------------------------------------------------------
     def set_link(self, link) -> None:
         if link.deleted:
             self.links.pop(link.index, None)
         else:
+            old = self.links.get(link.index)
+            if link.kind is None and old is not None and old.kind is not None:
+                # a notification without IFLA_LINKINFO: the device did not change kind
+                link = link._replace(kind=old.kind, vni=old.vni, local=old.local)
             self.links[link.index] = link
         self._refresh_vnis()
 
@@ -185,8 +189,10 @@ class VtepState:
         cur = self.local.get(key)
         if e.ifindex == v.ifindex or e.ifindex == v.bridge:
             # the bridge forwards this MAC into the tunnel: not (or no longer) local
+            # (it moved away, and the bridge saw its frames come from the tunnel)
             if cur is not None and not e.deleted:
                 del self.local[key]
+                self.moves += 1
                 self._dirty_macs.add(key)
             return
         if e.deleted:

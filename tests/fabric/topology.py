@@ -168,8 +168,11 @@ class Proc:
 
 
 class Fabric:
-    def __init__(self, workdir, vteps=VTEPS, vnis=VNIS):
+    def __init__(self, workdir, vteps=VTEPS, vnis=VNIS, agent_vteps=()):
         self.workdir = str(workdir)
+        # VTEPs running ``bgpevpn vtep`` instead of FRR (tests/fabric/test_vtep_agent.py)
+        self.agent_vteps = tuple(agent_vteps)
+        self.agents: dict = {}                   # i -> Proc of bgpevpn vtep
         self.tag = f"fb{uuid.uuid4().hex[:6]}"
         self.vteps = tuple(vteps)
         self.vnis = tuple(vnis)
@@ -325,12 +328,17 @@ class Fabric:
         return render("vtep-bgpd.conf", hostname=f"vtep{i}", asn=ASN, router_id=vtep_ip(i),
                       graceful_restart=gr, neighbors=neighbors)
 
+    def frr_vteps(self) -> tuple:
+        return tuple(i for i in self.vteps if i not in self.agent_vteps)
+
     def start_vteps(self) -> None:
-        for i in self.vteps:
+        for i in self.frr_vteps():
             ns = self.vtep_ns(i)
             self._start_zebra(ns, f"vtep{i}")
             self._start_bgpd(ns, f"vtep{i}", self.vtep_bgpd_config(i))
-        for i in self.vteps:
+        for i in self.agent_vteps:
+            self.start_agent(i)
+        for i in self.frr_vteps():
             wait_for(lambda i=i: all(str(v) in self.vtysh_json(self.vtep_ns(i),
                                                                "show evpn vni json")
                                      for v in self.vnis), 20, f"zebra of vtep{i} to know the VNIs")
@@ -381,6 +389,8 @@ class Fabric:
 
     def vtep_peers(self, i: int) -> dict:
         """{neighbour address: FRR state} of VTEP i's l2vpn evpn sessions."""
+        if i in self.agent_vteps:
+            return {p["address"]: p["state"] for p in self.agent_status(i)["peers"]}
         data = self.vtysh_json(self.vtep_ns(i), "show bgp l2vpn evpn summary json")
         return {a: p.get("state") for a, p in data.get("peers", {}).items()}
 
@@ -429,6 +439,59 @@ class Fabric:
 
     def rr1_routes(self) -> list:
         return json.loads(self.rr1_cli("routes", "--json"))
+
+    # bgpevpn vtep ------------------------------------------------------------------------
+    def agent_paths(self, i: int) -> tuple:
+        return (os.path.join(self.workdir, f"vtep{i}-agent.toml"),
+                os.path.join(self.workdir, f"vtep{i}-agent.sock"),
+                os.path.join(self.workdir, f"vtep{i}-agent.state"),
+                os.path.join(self.workdir, f"vtep{i}-agent.log"))
+
+    def start_agent(self, i: int, keep_state: bool = False, evpn_extra: str = "",
+                    wait: bool = True) -> Proc:
+        """``python -m bgpevpn vtep`` in VTEP i's namespace, peering with both
+        reflectors (the second one may be down: it retries every 2 s)."""
+        config, sock, state, log = self.agent_paths(i)
+        with open(config, "w") as f:
+            f.write(render("bgpevpn-vtep.toml", asn=ASN, router_id=vtep_ip(i), rr1=RR1_IP,
+                           rr2=RR2_IP, state_file=state, socket=sock, evpn_extra=evpn_extra))
+        env = dict(os.environ)
+        root = _package_root()
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
+                                    if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        args = [sys.executable, "-m", "bgpevpn", "vtep", "--config", config,
+                "--log-level", "debug"] + (["--keep-state"] if keep_state else [])
+        proc = self.agents[i] = self.spawn(f"bgpevpn-vtep@vtep{i}", self.vtep_ns(i), args, log,
+                                           env=env)
+        if wait:
+            wait_for(lambda: self.agent_alive_or_raise(i) and
+                     {v["vni"] for v in self.agent_status(i)["vnis"]} == set(self.vnis),
+                     20, f"bgpevpn vtep on vtep{i} to serve VNIs {self.vnis}")
+        return proc
+
+    def agent_alive_or_raise(self, i: int) -> bool:
+        p = self.agents.get(i)
+        if p is None or not p.alive():
+            raise RuntimeError(f"bgpevpn vtep on vtep{i} is not running "
+                               f"(exit {p.popen.returncode if p else None}); log tail:\n"
+                               f"{self.tail(self.agent_paths(i)[3])}")
+        return True
+
+    def stop_agent(self, i: int, sig=signal.SIGTERM, timeout: float = 10) -> int | None:
+        p = self.agents.get(i)
+        return p.stop(sig, timeout=timeout) if p is not None else None
+
+    def agent_status(self, i: int) -> dict:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = _package_root()
+        proc = subprocess.run([sys.executable, "-m", "bgpevpn", "vtep", "status", "--json",
+                               "--socket", self.agent_paths(i)[1]], capture_output=True,
+                              text=True, env=env, timeout=20, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bgpevpn vtep status: exit {proc.returncode}: "
+                               f"{proc.stderr.strip()}")
+        return json.loads(proc.stdout)
 
     # data plane -------------------------------------------------------------------------
     def ping(self, ns: str, dst: str, count=1, wait=1) -> bool:
@@ -517,6 +580,9 @@ class Fabric:
                         lambda: self.vtysh(self.rr2_ns, "show bgp l2vpn evpn summary"))
                 section("rr2 show bgp l2vpn evpn route",
                         lambda: self.vtysh(self.rr2_ns, "show bgp l2vpn evpn route"))
+            for i in self.agent_vteps:
+                section(f"vtep{i} bgpevpn vtep status --json",
+                        lambda i=i: json.dumps(self.agent_status(i), indent=1))
             if self.rr1 is not None and self.rr1.alive():
                 section("bgpevpn rr status --json", lambda: self.rr1_cli("status", "--json"))
                 section("bgpevpn rr routes", lambda: self.rr1_cli("routes"))
