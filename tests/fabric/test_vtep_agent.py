@@ -18,6 +18,7 @@ FRR (no zebra, no bgpd); vtep1 and vtep2 run FRR 8.4 with
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -353,4 +354,57 @@ def test_restart_with_kept_state_keeps_traffic(fabric):
     finally:
         run(["bridge", "-n", v1, "fdb", "del", EXTRA_MAC, "dev", "hp100", "master"], check=False)
         fabric.stop_agent(AGENT, signal.SIGTERM)
+        fabric.start_agent(AGENT)
+
+
+# -- 4. ARP suppression --------------------------------------------------------------------
+
+SVI = {1: "192.0.2.201", AGENT: "192.0.2.203"}     # bridge (SVI) addresses on bv100
+
+
+def test_arp_suppression(fabric):
+    """With ``arp_suppression`` the agent advertises MAC+IP routes from its
+    bridge's neighbour table (an SVI address on bv100 makes the kernel
+    learn its hosts' IPs) and installs neighbour entries for the MAC+IP
+    routes of others (FRR's, learnt the same way on vtep1), with
+    ``neigh_suppress`` on its VXLAN port."""
+    v1, v3 = fabric.vtep_ns(1), fabric.vtep_ns(AGENT)
+    try:
+        fabric.stop_agent(AGENT)
+        fabric.start_agent(AGENT, evpn_extra="arp_suppression = true")
+        for i, ip in SVI.items():
+            fabric.ip(fabric.vtep_ns(i), "addr", "add", f"{ip}/24", "dev", "bv100")
+        converge(fabric)
+        # each VTEP learns its host's IP on its SVI
+        for i, ip in SVI.items():
+            assert wait_for(lambda i=i, ip=ip: fabric.ping(fabric.host_ns(i, 100), ip), 10,
+                            f"h{i}v100 -> its VTEP's SVI")
+        # ours: a MAC+IP route for h3v100, seen by FRR with its IP
+        def frr_has_our_ip():
+            cache = fabric.vtysh_json(v1, "show evpn arp-cache vni 100 json")
+            e = cache.get(host_ip(AGENT, 100), {})
+            return e.get("type") == "remote" and e.get("mac") == host_mac(AGENT, 100) \
+                and e.get("remoteVtep") == vtep_ip(AGENT)
+        wait_for(frr_has_our_ip, CONVERGE, "FRR's ARP cache with the agent's host IP")
+        mine = agent_macs(fabric, 100)[host_mac(AGENT, 100)]
+        assert mine["type"] == "local" and mine["ips"] == [host_ip(AGENT, 100)], mine
+        # theirs: a neighbour entry for h1v100 on our bridge, and neigh_suppress on
+        def neighbour():
+            out = run(["ip", "-n", v3, "-j", "neigh", "show", "dev", "bv100"]).stdout
+            return [n for n in json.loads(out or "[]") if n.get("dst") == host_ip(1, 100)]
+        n = wait_for(neighbour, CONVERGE, "a neighbour entry for h1v100 on the agent's bridge")
+        assert n[0]["lladdr"] == host_mac(1, 100) and "extern_learn" in n[0], n   # iproute2: a key
+        link = run(["bridge", "-n", v3, "-d", "link", "show", "dev", "vxlan100"]).stdout
+        assert "neigh_suppress on" in link, link
+        remote = agent_macs(fabric, 100)[host_mac(1, 100)]
+        assert remote["ips"] == [host_ip(1, 100)], remote
+        # stopping removes the neighbour entry and turns neigh_suppress off again
+        fabric.stop_agent(AGENT)
+        assert not neighbour()
+        assert "neigh_suppress off" in run(["bridge", "-n", v3, "-d", "link", "show", "dev",
+                                            "vxlan100"]).stdout
+    finally:
+        for i, ip in SVI.items():
+            fabric.ip(fabric.vtep_ns(i), "addr", "del", f"{ip}/24", "dev", "bv100", check=False)
+        fabric.stop_agent(AGENT)
         fabric.start_agent(AGENT)
