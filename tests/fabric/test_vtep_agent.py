@@ -408,3 +408,68 @@ def test_arp_suppression(fabric):
             fabric.ip(fabric.vtep_ns(i), "addr", "del", f"{ip}/24", "dev", "bv100", check=False)
         fabric.stop_agent(AGENT)
         fabric.start_agent(AGENT)
+
+
+# -- 5. other senders' conventions ------------------------------------------------------------
+
+GB = 4                                    # GoBGP "VTEP" at 203.0.113.4 (control plane only)
+MAC_TAG = "02:fb:00:64:00:51"             # VNI 100 in the Ethernet tag (JunOS)
+MAC_RT = "02:fb:00:64:00:52"              # VNI 100 only in an RFC 8365 route target
+RFC8365_RT_100 = f"{ASN}:{(1 << 28) | 100}"
+
+
+def test_vni_conventions_of_other_senders(fabric):
+    """Real GoBGP, as a client of ``bgpevpn rr``, sends routes the way JunOS
+    does (VNI 100 in the Ethernet tag, RFC 8365 auto route target
+    65000:268435556) and one whose only VNI is in that route target (no
+    encapsulation community).  The agent imports both into VNI 100 (its
+    default import list holds both auto RT conventions) and programs them,
+    saying where it read the VNI."""
+    from interop.gobgp import gobgpd_config
+    if shutil.which("gobgpd") is None or shutil.which("gobgp") is None:
+        if "1" in (os.environ.get("BGPEVPN_FABRIC_REQUIRED"),
+                   os.environ.get("BGPEVPN_INTEROP_REQUIRED")):
+            pytest.fail("gobgpd/gobgp not installed (Debian package gobgpd)", pytrace=False)
+        pytest.skip("gobgpd/gobgp not installed (Debian package gobgpd)")
+    converge(fabric)
+    ns = fabric.add_ns(f"{fabric.tag}-gb")
+    gb_ip = vtep_ip(GB)
+    fabric._underlay_port(ns, gb_ip, "u-gb")
+    conf = os.path.join(fabric.workdir, "gobgpd.toml")
+    with open(conf, "w") as f:
+        f.write(gobgpd_config(asn=ASN, router_id=gb_ip, neighbor=RR1_IP))
+    proc = fabric.spawn("gobgpd", ns, ["gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051",
+                                       "--pprof-disable"], fabric.log_path("gobgpd.log"))
+
+    def cli(*args):
+        return fabric.ns_exec(ns, ["gobgp", "-u", "127.0.0.1", *args])
+    try:
+        wait_for(lambda: "Establ" in cli("neighbor").stdout, CONVERGE, "GoBGP <-> bgpevpn rr")
+        rd = f"{gb_ip}:100"
+        cli("global", "rib", "-a", "evpn", "add", "macadv", MAC_TAG, "0.0.0.0", "etag", "100",
+            "label", "100", "rd", rd, "rt", RFC8365_RT_100, "encap", "vxlan", "nexthop", gb_ip)
+        cli("global", "rib", "-a", "evpn", "add", "macadv", MAC_RT, "0.0.0.0", "etag", "0",
+            "label", "0", "rd", rd, "rt", RFC8365_RT_100, "nexthop", gb_ip)
+        cli("global", "rib", "-a", "evpn", "add", "multicast", gb_ip, "etag", "100", "rd", rd,
+            "rt", RFC8365_RT_100, "encap", "vxlan", "pmsi", "ingress-repl", "100", gb_ip,
+            "nexthop", gb_ip)
+
+        def programmed():
+            macs = agent_macs(fabric, 100)
+            got = {m: (macs[m]["vtep"], macs[m]["vni_from"], macs[m]["installed"])
+                   for m in (MAC_TAG, MAC_RT) if m in macs}
+            return got == {MAC_TAG: (gb_ip, "ethernet-tag", True),
+                           MAC_RT: (gb_ip, "route-target", True)} \
+                and gb_ip in agent_vni(fabric, 100)["flood"]
+        wait_for(programmed, CONVERGE, "the agent to program GoBGP's JunOS-style routes")
+        fdb = {(e["mac"], e.get("dst")) for e in fabric.fdb(AGENT, "vxlan100")}
+        assert {(MAC_TAG, gb_ip), (MAC_RT, gb_ip), (FLOOD_MAC, gb_ip)} <= fdb, fdb
+        assert not any(e.get("dst") == gb_ip for e in fabric.fdb(AGENT, "vxlan200"))
+        # withdrawn: gone
+        proc.stop()
+        wait_for(lambda: not any(e.get("dst") == gb_ip for e in fabric.fdb(AGENT, "vxlan100")),
+                 CONVERGE, "GoBGP's entries removed once its session is gone")
+    finally:
+        proc.stop()
+        fabric.namespaces.remove(ns)
+        run(["ip", "netns", "del", ns], check=False)
