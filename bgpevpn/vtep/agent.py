@@ -41,6 +41,9 @@ from .state import EVPN, VtepState
 
 log = logging.getLogger("bgpevpn.vtep")
 
+#: seconds between a change and the round of decisions it triggers
+FLUSH_DELAY = 0.005
+
 
 class VtepAgent:
     def __init__(self, cfg: dict, kernel: Kernel | None = None):
@@ -152,7 +155,10 @@ class VtepAgent:
         if release:
             self._release_pending = True
         if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+            # a few milliseconds: a burst of netlink notifications (one datagram
+            # per loop iteration) or of UPDATEs becomes one decision round and
+            # UPDATEs packed full, not one per MAC
+            self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_DELAY, self._flush)
 
     _release_pending = False
 

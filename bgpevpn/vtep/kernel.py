@@ -38,6 +38,7 @@ NUD_PERMANENT = 0x80
 #: neighbour states that hold a usable MAC (linux/neighbour.h NUD_VALID)
 NUD_VALID = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY
 AF_BRIDGE = 7
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 FLOOD_MAC = "00:00:00:00:00:00"
 
 # linux/rtnetlink.h multicast groups
@@ -177,6 +178,12 @@ class Kernel:
         # makes an ENOBUFS (then a full resync) unlikely
         self._mon = AsyncIPRoute(rcvbuf=self.rcvbuf)
         await self._mon.bind(groups=RTMGRP_LINK | RTMGRP_NEIGH)
+        try:
+            # SO_RCVBUF is capped at net.core.rmem_max (208 KiB to 4 MiB: a few
+            # thousand notifications); with CAP_NET_ADMIN the cap can be passed
+            self._mon.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.rcvbuf)
+        except OSError:
+            log.info("netlink receive buffer left at the system maximum (net.core.rmem_max)")
 
     async def close(self) -> None:
         for s in (self._mon, self._req):

@@ -107,6 +107,7 @@ class VtepState:
         self.held: set = set()           # (kind, key, value) of an earlier run, kept until synced
         self._adv_t3: dict = {}          # vni -> our type 3 route
         self._adv_by_mac: dict = {}      # (vni, mac) -> our type 2 routes
+        self._attrs_cache: dict = {}     # (vni, rd, seq, sticky) -> (Vni, Attributes)
         self.moves = 0                   # local MACs that moved to another VTEP
 
     # -- VNIs -------------------------------------------------------------------------
@@ -334,8 +335,13 @@ class VtepState:
         return route, Attributes(attrs)
 
     def type2(self, v: Vni, mac: str, loc: LocalMac, ips) -> list:
-        extra = [ExtCommunity.mac_mobility(loc.seq, loc.static)] if loc.seq or loc.static else []
-        attrs = Attributes(self._base_attrs(v, extra))
+        ck = (v.vni, v.rd, loc.seq, loc.static)
+        attrs = self._attrs_cache.get(ck)
+        if attrs is None or attrs[0] is not v:
+            extra = [ExtCommunity.mac_mobility(loc.seq, loc.static)] \
+                if loc.seq or loc.static else []
+            attrs = self._attrs_cache[ck] = (v, Attributes(self._base_attrs(v, extra)))
+        attrs = attrs[1]   # one object per VNI and sequence: cheap to compare, one UPDATE group
         out = [(MacIpRoute.build(v.rd, mac, None, (v.vni,)), attrs)]
         for ip in sorted(ips):
             out.append((MacIpRoute.build(v.rd, mac, ip, (v.vni,)), attrs))
@@ -426,7 +432,8 @@ class VtepState:
             if r not in wanted_routes and self.advertised.pop(r, None) is not None:
                 withdraw.append(r)
         for r, a in wanted:
-            if self.advertised.get(r) != a:
+            cur = self.advertised.get(r)
+            if cur is not a and cur != a:
                 self.advertised[r] = a
                 announce.append((r, a))
         if wanted_routes:
