@@ -72,6 +72,7 @@ class VtepAgent:
         self._flush_handle = None
         self._tasks: list = []
         self._stopping = asyncio.Event()
+        self._closing = False
         self._status_server = None
         self._vni_devices: dict = {}    # vni -> (vxlan ifindex, bridge ifindex), last known
         self._suppress_on: set = set()  # vxlan ifindexes we turned neigh_suppress on for
@@ -152,6 +153,8 @@ class VtepAgent:
 
     # -- deciding and applying ------------------------------------------------------------
     def _schedule(self, release: bool = False) -> None:
+        if self._closing:
+            return     # stopping: no new decisions (they would race the cleanup)
         if release:
             self._release_pending = True
         if self._flush_handle is None:
@@ -440,6 +443,13 @@ class VtepAgent:
                  " ".join(p["address"] for p in self.cfg["peers"]))
 
     async def stop(self) -> None:
+        self._closing = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        watcher = self._long[1]
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
         sock = self.cfg.get("status", {}).get("socket")
         if self._status_server is not None:
             self._status_server.close()
