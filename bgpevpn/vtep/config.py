@@ -89,6 +89,13 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"[bgp]: {e}") from None
     if not isinstance(bgp["asn"], int) or not 1 <= bgp["asn"] <= 0xFFFFFFFF:
         raise ConfigError("[bgp] asn must be 1..4294967295")
+    _number(bgp, "[bgp]", "hold_time", 0, 65535, int)
+    _number(bgp, "[bgp]", "port", 1, 65535, int)
+    _number(bgp, "[bgp]", "restart_time", 0, 4095, int)
+    _number(bgp, "[bgp]", "connect_retry", 0.1, 86400)
+    _flag(bgp, "[bgp]", "graceful_restart")
+    if bgp.get("hold_time") in (1, 2):
+        raise ConfigError("[bgp] hold_time is 0 or at least 3 (RFC 4271 §4.2)")
     peers = cfg.setdefault("peers", [])
     if not peers:
         raise ConfigError("at least one [[peers]] entry (a route reflector) is needed")
@@ -101,7 +108,18 @@ def validate_config(cfg: dict) -> dict:
             raise ConfigError(f"[[peers]]: {e}") from None
         if p.get("mode", "both") not in ("active", "passive", "both"):
             raise ConfigError(f"[[peers]] {p['address']}: mode is active, passive or both")
+        where = f"[[peers]] {p['address']}"
+        _number(p, where, "peer_as", 1, 0xFFFFFFFF, int)
+        _number(p, where, "port", 1, 65535, int)
+        for k in ("md5", "local_address"):
+            if k in p and not isinstance(p[k], str):
+                raise ConfigError(f"{where}: {k} must be a string")
     evpn = cfg.setdefault("evpn", {})
+    for k in ("advertise_all_vni", "arp_suppression", "keep_state"):
+        _flag(evpn, "[evpn]", k)
+    _number(evpn, "[evpn]", "sync_timeout", 0, 86400)
+    if "state_file" in evpn and not isinstance(evpn["state_file"], str):
+        raise ConfigError("[evpn] state_file must be a path")
     evpn.setdefault("advertise_all_vni", not cfg.get("vnis"))
     if evpn.setdefault("rt", "frr") not in RT_STYLES:
         raise ConfigError(f"[evpn] rt is one of {', '.join(RT_STYLES)}")
@@ -114,6 +132,7 @@ def validate_config(cfg: dict) -> dict:
             raise ConfigError(f"[[vnis]]: VNI {vni} twice")
         seen.add(vni)
         where = f"[[vnis]] {vni}"
+        _flag(v, where, "arp_suppression")
         if "rd" in v:
             try:
                 RouteDistinguisher(v["rd"])
@@ -127,13 +146,29 @@ def validate_config(cfg: dict) -> dict:
     return cfg
 
 
+def _number(section: dict, where: str, key: str, lo, hi, kind=(int, float)) -> None:
+    if key not in section:
+        return
+    v = section[key]
+    if isinstance(v, bool) or not isinstance(v, kind) or not lo <= v <= hi:
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{where} {key} must be {what} in {lo}..{hi}, not {v!r}")
+
+
+def _flag(section: dict, where: str, key: str) -> None:
+    if key in section and not isinstance(section[key], bool):
+        raise ConfigError(f"{where} {key} must be true or false, not {section[key]!r}")
+
+
 def auto_rts(asn: int, vni: int, style: str) -> tuple:
-    """The route target FRR derives (``AS:VNI``, RFC 4360 type 0x0002 with a
-    2-octet AS, type 0x0202 with a 4-octet one) or the RFC 8365 §5.1.2.1 one
-    (``AS:268435456+VNI`` for VXLAN, low 16 bits of a 4-octet AS)."""
+    """The route target FRR derives (``AS:VNI``, RFC 4360 type 0x0002, the
+    low 16 bits of a 4-octet AS) or the RFC 8365 §5.1.2.1 one
+    (``AS:268435456+VNI`` for VXLAN, also with the low 16 bits)."""
+    # FRR (bgp_evpn.c form_auto_rt) takes the low 16 bits of the AS whatever its
+    # size, with the VNI as the 4-octet local part: always a type 0x0002 RT
     if style == "rfc8365":
         return (auto_route_target(asn & 0xFFFF, vni),)
-    return (ExtCommunity.route_target(asn, vni),)
+    return (ExtCommunity.route_target(asn & 0xFFFF, vni),)
 
 
 def default_import_rts(asn: int, vni: int, style: str) -> tuple:

@@ -91,6 +91,9 @@ class VtepState:
         self.local: dict = {}            # (vni, mac) -> LocalMac
         self.local_ips: dict = {}        # (vni, mac) -> {ip: bridge ifindex}
         self._ip_owner: dict = {}        # (vni, ip) -> mac of local_ips
+        self._bridge_fdb: dict = {}      # (bridge, mac) -> FdbEntry, every bridge
+        self._bridge_neigh: dict = {}    # (ifindex, ip) -> Neighbour, local ones
+        self._ip_claims: dict = {}       # (vni, ip) -> {mac: routes} of remote MAC+IP routes
         self.remote: dict = {}           # (vni, mac) -> {route: RemoteMac}
         self.floods: dict = {}           # vni -> {route: vtep}
         self._route_at: dict = {}        # route -> ("mac", (vni, mac)) or ("flood", vni)
@@ -141,12 +144,21 @@ class VtepState:
             if vni not in self.vnis:
                 self._add_vni(vni, link)
 
+    def _configured_rd_indexes(self) -> set:
+        """Indexes taken by configured RDs of the form router-id:N."""
+        out = set()
+        for c in self.vni_config.values():
+            head, _, tail = str(c.get("rd", "")).rpartition(":")
+            if head == self.router_id and tail.isdigit():
+                out.add(int(tail))
+        return out
+
     def _add_vni(self, vni: int, link) -> None:
         cfg = self.vni_config.get(vni, {})
-        if vni not in self._rd_index:
-            used = set(self._rd_index.values())
+        if vni not in self._rd_index and "rd" not in cfg:
+            used = set(self._rd_index.values()) | self._configured_rd_indexes()
             self._rd_index[vni] = next(i for i in range(1, 1 << 16) if i not in used)
-        idx = self._rd_index[vni]
+        idx = self._rd_index.get(vni, 0)
         rd = cfg.get("rd") or f"{self.router_id}:{idx}"
         export = cfg.get("_export_rts") or auto_rts(self.asn, vni, self.rt_style)
         imports = cfg.get("_import_rts") or default_import_rts(self.asn, vni, self.rt_style)
@@ -158,11 +170,33 @@ class VtepState:
         self.by_vxlan[v.ifindex] = vni
         self._dirty_vnis.add(vni)
         self._dirty_macs.update(k for k in self.remote if k[0] == vni)
+        # what the bridge already holds (a VNI coming back, or appearing while we run)
+        for (bridge, _), e in list(self._bridge_fdb.items()):
+            if bridge == v.bridge:
+                self._apply_fdb(e)
+        for (ifindex, _), n in list(self._bridge_neigh.items()):
+            if ifindex == v.bridge:
+                self.neighbour(n, record=False)
 
     def _drop_vni(self, vni: int) -> None:
         v = self.vnis.pop(vni)
         self.by_bridge.pop(v.bridge, None)
         self.by_vxlan.pop(v.ifindex, None)
+        dev = self.links.get(v.ifindex)
+        if dev is None or dev.kind != "vxlan" or dev.vni != vni:
+            # the device is gone, and the kernel removed its FDB entries with it
+            for k in [k for k in self.macs_installed if k[0] == vni]:
+                del self.macs_installed[k]
+                self.steered.discard(k)
+            self.floods_installed.pop(vni, None)
+            self.held = {h for h in self.held if not (h[0] == "flood" and h[1] == vni)
+                         and not (h[0] == "mac" and h[1][0] == vni)}
+        if v.bridge not in self.links:   # and the bridge's neighbour entries with the bridge
+            for k in [k for k in self.neigh_installed if k[0] == vni]:
+                del self.neigh_installed[k]
+            for k in [k for k in self.neigh_of_mac if k[0] == vni]:
+                del self.neigh_of_mac[k]
+            self.held = {h for h in self.held if not (h[0] == "neigh" and h[1][0] == vni)}
         for k in [k for k in self.local if k[0] == vni]:
             del self.local[k]
             self._dirty_macs.add(k)
@@ -182,6 +216,16 @@ class VtepState:
         """A bridge FDB entry (dump or notification)."""
         if not e.master or e.permanent:
             return
+        # kept for every bridge, served or not, to replay when a VNI appears
+        if e.deleted:
+            cur = self._bridge_fdb.get((e.master, e.mac))
+            if cur is not None and cur.ifindex == e.ifindex:
+                del self._bridge_fdb[(e.master, e.mac)]
+        else:
+            self._bridge_fdb[(e.master, e.mac)] = e
+        self._apply_fdb(e)
+
+    def _apply_fdb(self, e) -> None:
         vni = self.by_bridge.get(e.master)
         if vni is None:
             return
@@ -213,13 +257,23 @@ class VtepState:
         rem = self.remote.get(key)
         return max(r.seq for r in rem.values()) + 1 if rem else 0
 
-    def neighbour(self, n) -> None:
+    def neighbour(self, n, record: bool = True) -> None:
         """An ARP/ND entry on a bridge (the SVI): MAC+IP routes for a VNI
-        with ARP suppression.  Our own (extern_learn) entries are skipped."""
+        with ARP suppression.  Our own (extern_learn) entries are not local
+        ones: one replacing a local entry means the IP is now remote."""
+        if record:
+            if n.deleted or not n.valid or n.extern_learn:
+                self._bridge_neigh.pop((n.ifindex, n.ip), None)
+            else:
+                self._bridge_neigh[(n.ifindex, n.ip)] = n
         vni = self.by_bridge.get(n.ifindex)
-        if vni is None or not self.vnis[vni].arp_suppression or n.extern_learn:
+        if vni is None or not self.vnis[vni].arp_suppression:
             return
         where = self._ip_owner.get((vni, n.ip))
+        if n.extern_learn:
+            if where is not None:
+                self._drop_local_ip(vni, n.ip)
+            return
         if where is not None and (n.deleted or not n.valid or where != n.mac):
             key = (vni, where)
             ips = self.local_ips.get(key, {})
@@ -233,6 +287,17 @@ class VtepState:
             self.local_ips.setdefault(key, {})[n.ip] = n.ifindex
             self._ip_owner[(vni, n.ip)] = n.mac
             self._dirty_macs.add(key)
+
+    def _drop_local_ip(self, vni, ip) -> None:
+        mac = self._ip_owner.pop((vni, ip), None)
+        if mac is None:
+            return
+        key = (vni, mac)
+        ips = self.local_ips.get(key, {})
+        ips.pop(ip, None)
+        if not ips:
+            self.local_ips.pop(key, None)
+        self._dirty_macs.add(key)
 
     # -- remote routes -------------------------------------------------------------------
     def import_rts(self, vni: int) -> tuple:
@@ -254,7 +319,9 @@ class VtepState:
             if kind == "mac":
                 m = self.remote.get(k)
                 if m is not None:
-                    m.pop(route, None)
+                    old = m.pop(route, None)
+                    if old is not None and old.ip is not None:
+                        self._claim(k[0], old.ip, k[1], -1)
                     if not m:
                         del self.remote[k]
                 self._dirty_macs.add(k)
@@ -296,11 +363,26 @@ class VtepState:
         seq, sticky = mac_mobility(attrs)
         k = (vni, str(route.mac))
         ip = route.ip
-        self.remote.setdefault(k, {})[route] = RemoteMac(
-            nh, seq, sticky, str(ip) if ip is not None else None, str(route.rd), how,
-            path.source.name)
+        ip = str(ip) if ip is not None else None
+        self.remote.setdefault(k, {})[route] = RemoteMac(nh, seq, sticky, ip, str(route.rd), how,
+                                                         path.source.name)
+        if ip is not None:
+            self._claim(vni, ip, k[1], 1)
         self._route_at[route] = ("mac", k)
         self._dirty_macs.add(k)
+
+    def _claim(self, vni, ip, mac, n) -> None:
+        """Count the remote MAC+IP routes giving ``ip`` to ``mac``."""
+        claims = self._ip_claims.setdefault((vni, ip), {})
+        c = claims.get(mac, 0) + n
+        if c > 0:
+            claims[mac] = c
+        else:
+            claims.pop(mac, None)
+            if not claims:
+                del self._ip_claims[(vni, ip)]
+            # the other claimants of the IP may get it now
+            self._dirty_macs.update((vni, m) for m in claims)
 
     def best_remote(self, key):
         """The winning remote (vtep, seq, sticky) of (vni, mac), and its IPs."""
@@ -394,7 +476,21 @@ class VtepState:
                 self.advertised.pop(old, None)
                 withdraw.append(old)
         for key in sorted(dirty_macs):
-            self._reconcile_mac(key, announce, withdraw, ops)
+            self._reconcile_mac(key, ops)
+        # neighbour entries (ARP suppression): per IP, as several MACs may claim one
+        ips = set()
+        for vni, mac in dirty_macs:
+            for r in self.remote.get((vni, mac), {}).values():
+                if r.ip is not None:
+                    ips.add((vni, r.ip))
+            ips.update((vni, ip) for ip in self.neigh_of_mac.get((vni, mac), ()))
+            ips.update((vni, ip) for ip in self.local_ips.get((vni, mac), ()))
+        for vni, ip in sorted(ips):
+            self._reconcile_neigh(vni, ip, ops)
+        dirty_macs |= self._dirty_macs      # local MAC+IPs given up to a remote claim
+        self._dirty_macs = set()
+        for key in sorted(dirty_macs):
+            self._reconcile_adv(key, announce, withdraw)
         return announce, withdraw, ops
 
     def _reconcile_flood(self, vni, ops) -> None:
@@ -411,11 +507,12 @@ class VtepState:
         else:
             self.floods_installed.pop(vni, None)
 
-    def _reconcile_mac(self, key, announce, withdraw, ops) -> None:
+    def _reconcile_mac(self, key, ops) -> None:
+        """Local or remote, and the kernel's MAC entry."""
         vni, mac = key
         v = self.vnis.get(vni)
         loc = self.local.get(key)
-        best, ips = self.best_remote(key) if v is not None else (None, ())
+        best, _ = self.best_remote(key) if v is not None else (None, ())
         if loc is not None and best is not None and self._moved_away(loc, best):
             # RFC 7432 §15: the MAC moved to another VTEP: stop claiming it, and
             # point the bridge at the tunnel now rather than when its entry ages
@@ -424,7 +521,76 @@ class VtepState:
             loc = None
             self.steered.add(key)
             ops.append(("steer", vni, mac))
-        # our routes for this MAC
+        target = best.vtep if (best is not None and loc is None) else None
+        cur = self.macs_installed.get(key)
+        if target is not None:
+            if target != cur:
+                self.macs_installed[key] = target
+                ops.append(("mac", vni, mac, target, cur))
+            self.held.discard(("mac", key, cur))
+        elif cur is not None and ("mac", key, cur) not in self.held:
+            del self.macs_installed[key]
+            self.steered.discard(key)
+            ops.append(("mac", vni, mac, None, cur))
+
+    def _neigh_owner(self, vni, ip):
+        """Who gets the neighbour entry of ``ip``: among the remote MACs whose
+        winning VTEP advertises it, RFC 7432 §15 order (then the lowest MAC),
+        unless a local MAC holds the IP and is not beaten (the IP moved)."""
+        v = self.vnis.get(vni)
+        if v is None or not v.arp_suppression:
+            return None
+        owner = None
+        for mac in self._ip_claims.get((vni, ip), ()):
+            key = (vni, mac)
+            if key in self.local:
+                continue
+            best, ips = self.best_remote(key)
+            if best is None or ip not in ips:
+                continue
+            if owner is None or beats(best, owner[0]) or \
+                    (not beats(owner[0], best) and mac < owner[1]):
+                owner = (best, mac)
+        if owner is None:
+            return None
+        mine = self._ip_owner.get((vni, ip))
+        if mine is not None:
+            loc = self.local.get((vni, mine))
+            me = RemoteMac(self.source, loc.seq if loc else 0, bool(loc and loc.static), ip,
+                           "", "", "")
+            if not beats(owner[0], me):
+                return None
+            self._drop_local_ip(vni, ip)      # the IP moved to the remote MAC
+        return owner[1]
+
+    def _reconcile_neigh(self, vni, ip, ops) -> None:
+        mac = self._neigh_owner(vni, ip)
+        cur = self.neigh_installed.get((vni, ip))
+        if mac == cur:
+            self.held.discard(("neigh", (vni, ip), cur))
+            return
+        if mac is None and ("neigh", (vni, ip), cur) in self.held:
+            return
+        self.held.discard(("neigh", (vni, ip), cur))
+        if cur is not None:
+            have = self.neigh_of_mac.get((vni, cur))
+            if have is not None:
+                have.discard(ip)
+                if not have:
+                    del self.neigh_of_mac[(vni, cur)]
+        if mac is None:
+            del self.neigh_installed[(vni, ip)]
+            ops.append(("neigh", vni, ip, None))
+        else:
+            self.neigh_installed[(vni, ip)] = mac
+            self.neigh_of_mac.setdefault((vni, mac), set()).add(ip)
+            ops.append(("neigh", vni, ip, mac))
+
+    def _reconcile_adv(self, key, announce, withdraw) -> None:
+        """Our type 2 routes for (vni, mac)."""
+        vni, mac = key
+        v = self.vnis.get(vni)
+        loc = self.local.get(key)
         wanted = self.type2(v, mac, loc, self.local_ips.get(key, {})) \
             if loc is not None and v is not None else []
         wanted_routes = {r for r, _ in wanted}
@@ -438,40 +604,6 @@ class VtepState:
                 announce.append((r, a))
         if wanted_routes:
             self._adv_by_mac[key] = wanted_routes
-        # the kernel: the winning remote VTEP, unless the MAC is ours
-        target = best.vtep if (best is not None and loc is None) else None
-        cur = self.macs_installed.get(key)
-        if target is not None:
-            if target != cur:
-                self.macs_installed[key] = target
-                ops.append(("mac", vni, mac, target, cur))
-            self.held.discard(("mac", key, cur))
-        elif cur is not None and ("mac", key, cur) not in self.held:
-            del self.macs_installed[key]
-            self.steered.discard(key)
-            ops.append(("mac", vni, mac, None, cur))
-        # neighbour entries of the winner's IPs (ARP suppression)
-        want_ips = set(ips) if (target is not None and v is not None and v.arp_suppression) \
-            else set()
-        have_ips = self.neigh_of_mac.get(key, set())
-        for ip in sorted(want_ips - have_ips):
-            prev = self.neigh_installed.get((vni, ip))
-            if prev is not None and prev != mac:
-                self.neigh_of_mac.get((vni, prev), set()).discard(ip)
-            self.neigh_installed[(vni, ip)] = mac
-            self.held.discard(("neigh", (vni, ip), prev))
-            ops.append(("neigh", vni, ip, mac))
-        for ip in sorted(have_ips - want_ips):
-            if ("neigh", (vni, ip), mac) in self.held:
-                continue
-            if self.neigh_installed.get((vni, ip)) == mac:
-                del self.neigh_installed[(vni, ip)]
-                ops.append(("neigh", vni, ip, None))
-        now = (want_ips | {ip for ip in have_ips if ("neigh", (vni, ip), mac) in self.held})
-        if now:
-            self.neigh_of_mac[key] = now
-        else:
-            self.neigh_of_mac.pop(key, None)
 
     # -- views ------------------------------------------------------------------------------
     def vni_view(self, vni: int) -> dict:
