@@ -43,6 +43,8 @@ log = logging.getLogger("bgpevpn.vtep")
 
 #: seconds between a change and the round of decisions it triggers
 FLUSH_DELAY = 0.005
+#: kernel operations per batch of netlink requests
+KERNEL_BATCH = 4096
 
 
 class VtepAgent:
@@ -229,44 +231,54 @@ class VtepAgent:
                 self._ops.put_nowait(("suppress", v.ifindex, True))
 
     async def _kernel_worker(self) -> None:
+        """Applies the decided operations in order, as many as are waiting in
+        one batch of netlink requests (the kernel handles them in order)."""
         while True:
-            op = await self._ops.get()
+            batch = [await self._ops.get()]
+            while len(batch) < KERNEL_BATCH and not self._ops.empty():
+                batch.append(self._ops.get_nowait())
             try:
-                await self._apply(op)
-            except Exception:   # noqa: BLE001 - one bad op must not stop the agent
-                log.exception("kernel operation %s failed", op)
+                await self._apply_all(batch)
+            except Exception:   # noqa: BLE001 - one bad batch must not stop the agent
+                log.exception("kernel operations failed")
             finally:
-                self._ops.task_done()
+                for _ in batch:
+                    self._ops.task_done()
 
-    async def _apply(self, op) -> None:
+    async def _apply_all(self, ops) -> None:
+        requests = []
+        for op in ops:
+            if op[0] == "suppress":
+                await self.kernel.submit(requests)
+                requests = []
+                await self.kernel.set_neigh_suppress(op[1], op[2])
+            else:
+                requests += self._requests(op)
+        self.counters["kernel_ops"] += len(ops)
+        await self.kernel.submit(requests)
+
+    def _requests(self, op) -> list:
         k = self.kernel
-        self.counters["kernel_ops"] += 1
-        kind = op[0]
-        if kind == "suppress":
-            await k.set_neigh_suppress(op[1], op[2])
-            return
         dev = self._vni_devices.get(op[1])
         if dev is None:
-            return
+            return []
         vxlan, bridge = dev
+        kind = op[0]
         if kind == "mac":
             _, vni, mac, vtep, old = op
             if vtep is not None:
-                await k.replace_remote_mac(vxlan, mac, vtep)
-            else:
-                await k.delete_remote_mac(vxlan, mac)
-                await k.delete_bridge_entry(vxlan, mac)
-        elif kind == "steer":
-            await k.steer_to_vxlan(vxlan, op[2])
-        elif kind == "flood":
+                return [k.remote_mac(vxlan, mac, vtep)]
+            return [k.remote_mac_delete(vxlan, mac), k.bridge_entry_delete(vxlan, mac)]
+        if kind == "steer":
+            return [k.steer(vxlan, op[2])]
+        if kind == "flood":
             _, vni, vtep, add = op
-            await (k.add_flood(vxlan, vtep) if add else k.delete_flood(vxlan, vtep))
-        elif kind == "neigh":
+            return [k.flood(vxlan, vtep) if add else k.flood_delete(vxlan, vtep)]
+        if kind == "neigh":
             _, vni, ip, mac = op
-            if mac is not None:
-                await k.replace_neighbour(bridge, ip, mac)
-            else:
-                await k.delete_neighbour(bridge, ip)
+            return [k.neighbour(bridge, ip, mac) if mac is not None
+                    else k.neighbour_delete(bridge, ip)]
+        raise ValueError(f"unknown kernel operation {op!r}")
 
     async def settled(self) -> None:
         """Wait until every decided kernel change is applied (tests, benchmarks)."""
@@ -483,15 +495,12 @@ class VtepAgent:
 
     async def _clean_kernel(self) -> None:
         st = self.state
-        for (vni, mac), vtep in list(st.macs_installed.items()):
-            await self._apply(("mac", vni, mac, None, vtep))
-        for vni, vteps in list(st.floods_installed.items()):
-            for vtep in vteps:
-                await self._apply(("flood", vni, vtep, False))
-        for (vni, ip), mac in list(st.neigh_installed.items()):
-            await self._apply(("neigh", vni, ip, None))
-        for ifindex in self._suppress_on:
-            await self.kernel.set_neigh_suppress(ifindex, False)
+        ops = [("mac", vni, mac, None, vtep) for (vni, mac), vtep in st.macs_installed.items()]
+        ops += [("flood", vni, vtep, False) for vni, vteps in st.floods_installed.items()
+                for vtep in vteps]
+        ops += [("neigh", vni, ip, None) for (vni, ip) in st.neigh_installed]
+        ops += [("suppress", ifindex, False) for ifindex in self._suppress_on]
+        await self._apply_all(ops)
         st.macs_installed.clear()
         st.floods_installed.clear()
         st.neigh_installed.clear()

@@ -11,7 +11,8 @@ suppression (``extern_learn``, ``noarp``) and the bridge port's
 
 Everything here is a thin, typed layer: the decisions live in
 ``state.py``; this module only turns netlink messages into small tuples
-and back.
+and back.  Dumps and notifications go through pyroute2; the requests that
+program entries are encoded by netlink.py and sent in batches.
 """
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ import errno
 import logging
 import socket
 from typing import NamedTuple
+
+from .netlink import (
+    AF_BRIDGE,
+    NLM_F_APPEND,
+    NLM_F_CREATE,
+    NLM_F_REPLACE,
+    RTM_DELNEIGH,
+    RTM_NEWNEIGH,
+    NetlinkWriter,
+    describe,
+    neigh_request,
+)
 
 log = logging.getLogger("bgpevpn.vtep.kernel")
 
@@ -37,7 +50,6 @@ NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
 #: neighbour states that hold a usable MAC (linux/neighbour.h NUD_VALID)
 NUD_VALID = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY
-AF_BRIDGE = 7
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 FLOOD_MAC = "00:00:00:00:00:00"
 
@@ -165,6 +177,7 @@ class Kernel:
         self.rcvbuf = rcvbuf
         self._req = None
         self._mon = None
+        self._writer = None
         self.requests = 0          # netlink requests sent (status / benchmarks)
 
     async def open(self) -> None:
@@ -174,6 +187,7 @@ class Kernel:
             raise RuntimeError("bgpevpn vtep needs pyroute2 (pip install 'bgpevpn[vtep]')") \
                 from None
         self._req = AsyncIPRoute()
+        self._writer = NetlinkWriter()
         # a burst of 100,000 FDB notifications is ~10 MB: a big receive buffer
         # makes an ENOBUFS (then a full resync) unlikely
         self._mon = AsyncIPRoute(rcvbuf=self.rcvbuf)
@@ -192,7 +206,9 @@ class Kernel:
                     s.close()
                 except Exception:   # noqa: BLE001 - closing anyway
                     pass
-        self._mon = self._req = None
+        if self._writer is not None:
+            self._writer.close()
+        self._mon = self._req = self._writer = None
 
     # -- reading --------------------------------------------------------------------
     async def links(self) -> list:
@@ -224,67 +240,84 @@ class Kernel:
                 raise
 
     # -- programming -------------------------------------------------------------------
-    async def _call(self, coro, what: str, missing_ok: bool = False) -> bool:
-        self.requests += 1
-        try:
-            await coro
-            return True
-        except Exception as e:   # netlink errors carry the errno in .code
-            code = getattr(e, "code", None) or getattr(e, "errno", None)
-            if missing_ok and code in (errno.ENOENT, errno.ENODEV, errno.ESRCH):
-                return False
-            log.warning("kernel: %s failed: %s", what, e)
-            return False
+    # Each returns the Request (netlink.py) for ``submit``; the agent sends many
+    # at once.  Flags as iproute2's ``bridge fdb`` / ``ip neigh`` set them.
 
-    async def replace_remote_mac(self, vxlan: int, mac: str, vtep: str) -> bool:
+    @staticmethod
+    def remote_mac(vxlan: int, mac: str, vtep: str):
         """``bridge fdb replace MAC dev VXLAN dst VTEP self extern_learn``."""
-        return await self._call(self._req.fdb("replace", ifindex=vxlan, lladdr=mac, dst=vtep,
-                                              flags=NTF_SELF | NTF_EXT_LEARNED),
-                                f"remote MAC {mac} -> {vtep}")
+        return neigh_request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, AF_BRIDGE, vxlan,
+                             NUD_PERMANENT | NUD_NOARP, NTF_SELF | NTF_EXT_LEARNED, mac, vtep,
+                             f"remote MAC {mac} -> {vtep}")
 
-    async def delete_remote_mac(self, vxlan: int, mac: str, vtep: str | None = None) -> bool:
-        kw = {"dst": vtep} if vtep else {}
-        return await self._call(self._req.fdb("del", ifindex=vxlan, lladdr=mac, flags=NTF_SELF,
-                                              **kw), f"delete remote MAC {mac}", missing_ok=True)
+    @staticmethod
+    def remote_mac_delete(vxlan: int, mac: str):
+        return neigh_request(RTM_DELNEIGH, 0, AF_BRIDGE, vxlan, NUD_PERMANENT | NUD_NOARP,
+                             NTF_SELF, mac, None, f"delete remote MAC {mac}", missing_ok=True)
 
-    async def steer_to_vxlan(self, vxlan: int, mac: str) -> bool:
-        """``bridge fdb replace MAC dev VXLAN master extern_learn``: the
-        bridge forwards MAC to the VXLAN port at once (a MAC that moved
-        away from a local port, which the bridge would otherwise keep
-        until it ages out)."""
-        return await self._call(self._req.fdb("replace", ifindex=vxlan, lladdr=mac,
-                                              flags=NTF_MASTER | NTF_EXT_LEARNED,
-                                              state=NUD_REACHABLE),
-                                f"bridge entry of {mac} to the VXLAN port")
+    @staticmethod
+    def steer(vxlan: int, mac: str):
+        """``bridge fdb replace MAC dev VXLAN master extern_learn``: the bridge
+        forwards MAC to the VXLAN port at once (a MAC that moved away from a
+        local port, which the bridge would otherwise keep until it ages out)."""
+        return neigh_request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, AF_BRIDGE, vxlan,
+                             NUD_REACHABLE, NTF_MASTER | NTF_EXT_LEARNED, mac, None,
+                             f"bridge entry of {mac} to the VXLAN port")
 
-    async def delete_bridge_entry(self, port: int, mac: str) -> bool:
-        return await self._call(self._req.fdb("del", ifindex=port, lladdr=mac, flags=NTF_MASTER),
-                                f"delete bridge entry {mac}", missing_ok=True)
+    @staticmethod
+    def bridge_entry_delete(port: int, mac: str):
+        return neigh_request(RTM_DELNEIGH, 0, AF_BRIDGE, port, 0, NTF_MASTER, mac, None,
+                             f"delete bridge entry {mac}", missing_ok=True)
 
-    async def add_flood(self, vxlan: int, vtep: str) -> bool:
+    @staticmethod
+    def flood(vxlan: int, vtep: str):
         """``bridge fdb append 00:00:00:00:00:00 dev VXLAN dst VTEP self``."""
-        return await self._call(self._req.fdb("append", ifindex=vxlan, lladdr=FLOOD_MAC,
-                                              dst=vtep, flags=NTF_SELF),
-                                f"flood entry {vtep}")
+        return neigh_request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, AF_BRIDGE, vxlan,
+                             NUD_PERMANENT | NUD_NOARP, NTF_SELF, FLOOD_MAC, vtep,
+                             f"flood entry {vtep}")
 
-    async def delete_flood(self, vxlan: int, vtep: str) -> bool:
-        return await self._call(self._req.fdb("del", ifindex=vxlan, lladdr=FLOOD_MAC, dst=vtep,
-                                              flags=NTF_SELF),
-                                f"delete flood entry {vtep}", missing_ok=True)
+    @staticmethod
+    def flood_delete(vxlan: int, vtep: str):
+        return neigh_request(RTM_DELNEIGH, 0, AF_BRIDGE, vxlan, NUD_PERMANENT | NUD_NOARP,
+                             NTF_SELF, FLOOD_MAC, vtep, f"delete flood entry {vtep}",
+                             missing_ok=True)
 
-    async def replace_neighbour(self, ifindex: int, ip: str, mac: str) -> bool:
+    @staticmethod
+    def neighbour(ifindex: int, ip: str, mac: str):
         """``ip neigh replace IP lladdr MAC dev BRIDGE extern_learn nud noarp``."""
-        return await self._call(self._req.neigh("replace", ifindex=ifindex, dst=ip, lladdr=mac,
-                                                state=NUD_NOARP, flags=NTF_EXT_LEARNED),
-                                f"neighbour {ip} -> {mac}")
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        return neigh_request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, fam, ifindex,
+                             NUD_NOARP, NTF_EXT_LEARNED, mac, ip, f"neighbour {ip} -> {mac}")
 
-    async def delete_neighbour(self, ifindex: int, ip: str) -> bool:
-        return await self._call(self._req.neigh("del", ifindex=ifindex, dst=ip),
-                                f"delete neighbour {ip}", missing_ok=True)
+    @staticmethod
+    def neighbour_delete(ifindex: int, ip: str):
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        return neigh_request(RTM_DELNEIGH, 0, fam, ifindex, 0, 0, None, ip,
+                             f"delete neighbour {ip}", missing_ok=True)
+
+    async def submit(self, requests) -> int:
+        """Send ``requests`` (in order, pipelined); failures are logged, a
+        missing entry is not one for a deletion.  Returns how many failed."""
+        if not requests:
+            return 0
+        self.requests += len(requests)
+        failed = 0
+        for r, code in zip(requests, await self._writer.submit(requests)):
+            if code and not (r.missing_ok and code in (errno.ENOENT, errno.ENODEV,
+                                                        errno.ESRCH)):
+                failed += 1
+                log.warning("kernel: %s failed: %s", r.what, describe(code))
+        return failed
 
     async def set_neigh_suppress(self, port: int, on: bool) -> bool:
-        return await self._call(self._req.brport("set", index=port, neigh_suppress=int(on)),
-                                f"neigh_suppress {'on' if on else 'off'}")
+        self.requests += 1
+        try:
+            await self._req.brport("set", index=port, neigh_suppress=int(on))
+            return True
+        except Exception as e:   # netlink errors carry the errno in .code
+            log.warning("kernel: neigh_suppress %s on %s failed: %s", "on" if on else "off",
+                        port, e)
+            return False
 
 
 __all__ = ["Kernel", "Link", "FdbEntry", "Neighbour", "Resync", "parse_event", "FLOOD_MAC"]

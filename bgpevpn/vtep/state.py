@@ -37,6 +37,17 @@ def _ip_int(text) -> int:
         return 1 << 129
 
 
+def _multicast(mac: str, ip: str) -> bool:
+    """A group MAC, or a multicast / IPv6 link-local IP: nothing to advertise."""
+    if int(mac[:2] or "0", 16) & 1:
+        return True
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return a.is_multicast or (a.version == 6 and a.is_link_local)
+
+
 class Vni:
     """A local VNI: its VXLAN device, bridge and the RD/RTs we use for it."""
     __slots__ = ("vni", "device", "ifindex", "bridge", "bridge_name", "rd", "export_rts",
@@ -226,6 +237,8 @@ class VtepState:
         self._apply_fdb(e)
 
     def _apply_fdb(self, e) -> None:
+        if int(e.mac[:2] or "0", 16) & 1:
+            return     # group addresses are not hosts
         vni = self.by_bridge.get(e.master)
         if vni is None:
             return
@@ -261,6 +274,8 @@ class VtepState:
         """An ARP/ND entry on a bridge (the SVI): MAC+IP routes for a VNI
         with ARP suppression.  Our own (extern_learn) entries are not local
         ones: one replacing a local entry means the IP is now remote."""
+        if n.mac is not None and _multicast(n.mac, n.ip):
+            return     # the kernel's own multicast mappings (224.0.0.22, ff02::...)
         if record:
             if n.deleted or not n.valid or n.extern_learn:
                 self._bridge_neigh.pop((n.ifindex, n.ip), None)
