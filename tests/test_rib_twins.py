@@ -61,12 +61,12 @@ def v4_routes(n=20):
 def path_form(p):
     if p is None:
         return None
-    assert type(p) is Path
+    assert type(p) in (_update_py.Path, c_twin.Path)
     return (id(p.route), id(p.attrs), p.source, p.next_hop)
 
 
 def change_form(c):
-    assert type(c) is BestPathChanged
+    assert type(c) in (_update_py.BestPathChanged, c_twin.BestPathChanged)
     return (c.family, id(c.route), c.kind, path_form(c.old), path_form(c.new))
 
 
@@ -99,12 +99,23 @@ def random_ops(rng, steps):
             yield ("update", src, fam, ann, wd, rng.choice(ATTRS), rng.choice(NEXT_HOPS))
 
 
+def twin_of(rib):
+    """Which twin's Path every path of the Rib is (None when it holds none)."""
+    kinds = {type(p) for fams in rib.adj_in.values() for t in fams.values() for p in t.values()}
+    assert len(kinds) <= 1
+    return kinds.pop() if kinds else None
+
+
 def run_both(ops, **kw):
     ribs = (PyRib(**kw), CRib(**kw))
     for op in ops:
         outs = [getattr(r, op[0])(*op[1:]) for r in ribs]
         if isinstance(outs[0], list):
             assert [change_form(c) for c in outs[0]] == [change_form(c) for c in outs[1]], op
+            assert twin_of(ribs[0]) in (None, _update_py.Path)
+            assert twin_of(ribs[1]) in (None, c_twin.Path)
+            assert all(type(c) is _update_py.BestPathChanged for c in outs[0])
+            assert all(type(c) is c_twin.BestPathChanged for c in outs[1])
         else:
             assert outs[0] == outs[1]
         assert table_form(ribs[0]) == table_form(ribs[1]), op
@@ -137,18 +148,24 @@ def test_bulk_load_and_withdraw_of_one_source():
     assert c.count(EVPN) == 0 and not c.adj_in[src][EVPN]
 
 
-def test_c_twin_paths_and_changes_are_untracked_by_the_collector():
+def test_c_twin_paths_and_changes_are_unseen_by_the_collector():
     rib = CRib()
     r = evpn_routes(3)[:3]   # three different keys
     ch = rib.update(SOURCES[0], EVPN, r, (), ATTRS[0], NEXT_HOPS[0])
     assert ch and all(not gc.is_tracked(c) for c in ch)
     assert all(not gc.is_tracked(p) for p in rib.best(EVPN).values())
     p = rib.best(EVPN)[r[0]]
-    # still the NamedTuple users know, equal to one made the ordinary way
-    assert p == Path(r[0], rib.intern(ATTRS[0]), SOURCES[0], NEXT_HOPS[0])
+    assert type(p) is c_twin.Path and not gc.is_tracked(c_twin.Path(1, 2, 3, 4))
+    assert type(ch[0]) is c_twin.BestPathChanged
+    assert ch[0] == _update_py.BestPathChanged(EVPN, r[0], "added", None, p)
+    # equal to the Python twin's NamedTuple with the same fields
+    assert p == _update_py.Path(r[0], rib.intern(ATTRS[0]), SOURCES[0], NEXT_HOPS[0])
     assert p.route is r[0] and p.source is SOURCES[0] and p._replace(next_hop=b"x")[3] == b"x"
+    # the tables (route -> Path dicts) are left untracked too
+    assert not gc.is_tracked(rib.loc[EVPN]) and not gc.is_tracked(rib.adj_in[SOURCES[0]][EVPN])
     wd = rib.update(SOURCES[0], EVPN, (), r)
     assert [c.kind for c in wd] == ["withdrawn"] * 3 and not gc.is_tracked(wd[0])
+    assert not gc.is_tracked(rib.loc[EVPN])
     del p, ch, wd
     gc.collect()
 
@@ -170,7 +187,50 @@ def test_c_twin_frees_what_it_makes():
     assert all(ref() is None for ref in refs)
 
 
+def test_c_path_behaves_as_the_namedtuple():
+    import copy
+    import pickle
+    CP, NP = c_twin.Path, _update_py.Path
+    src = SOURCES[1]
+    c, n = CP(b"r", ATTRS[0], src, b"nh"), NP(b"r", ATTRS[0], src, b"nh")
+    assert c == n and n == c and not (c != n) and hash(c) == hash(n)
+    assert c == tuple(n) and tuple(c) == tuple(n) and list(c) == list(n) and len(c) == 4
+    assert c[0] == b"r" and c[-1] == b"nh" and c[1:3] == n[1:3]
+    route, attrs, source, next_hop = c
+    assert (route, attrs, source, next_hop) == (c.route, c.attrs, c.source, c.next_hop)
+    assert repr(c) == repr(n) == "Path(b'r' from b)"
+    assert CP._fields == NP._fields and c._asdict() == n._asdict()
+    assert c._replace(next_hop=b"x") == n._replace(next_hop=b"x")
+    assert type(c._replace(attrs=None)) is CP and CP._make(n) == c
+    assert CP(route=1, attrs=2, source=3, next_hop=4) == (1, 2, 3, 4)
+    assert c.index(src) == n.index(src) == 2 and c.count(b"r") == 1
+    assert (CP(1, 2, 3, 4) < CP(1, 2, 3, 5)) == (NP(1, 2, 3, 4) < NP(1, 2, 3, 5))
+    assert pickle.loads(pickle.dumps(CP(1, 2, "s", b"n"))) == (1, 2, "s", b"n")
+    assert copy.copy(c) == c and copy.deepcopy(CP(1, 2, 3, b"n")) == (1, 2, 3, b"n")
+    with pytest.raises(AttributeError):
+        c.route = 1
+    with pytest.raises(ValueError):
+        c._replace(nope=1)
+    with pytest.raises(TypeError):
+        CP(1, 2, 3)
+    assert CP.__match_args__ == NP.__match_args__   # positional patterns (3.10+)
+
+
+def test_c_change_behaves_as_the_namedtuple():
+    CC, NC = c_twin.BestPathChanged, _update_py.BestPathChanged
+    p = c_twin.Path(b"r", ATTRS[0], SOURCES[0], b"nh")
+    c, n = CC(EVPN, b"r", "changed", None, p), NC(EVPN, b"r", "changed", None, p)
+    assert c == n and n == c and hash(c) == hash(n) and tuple(c) == tuple(n)
+    family, route, kind, old, new = c
+    assert (family, route, kind, old, new) == (c.family, c.route, c.kind, c.old, c.new)
+    assert repr(c) == repr(n) and CC._fields == NC._fields and c._asdict() == n._asdict()
+    assert c._replace(kind="added") == n._replace(kind="added") and c[2] == "changed"
+    assert not gc.is_tracked(c)
+
+
 def test_twin_in_use_follows_the_build():
+    assert Path is rib_module.update_loops.Path
+    assert BestPathChanged is rib_module.update_loops.BestPathChanged
     assert rib_module.update_loops.IMPLEMENTATION in ("c", "py")
     assert Rib._loops is rib_module.update_loops
     from bgpevpn import _impl

@@ -2,7 +2,10 @@
 
 They live in a module of their own so that both twins of the RIB's update
 loops (``_update_py``, ``_update_c``) can build them without importing
-``rib.py``; ``bgpevpn.rib`` re-exports them.
+``rib.py``; ``bgpevpn.rib`` re-exports them.  This ``Path`` is the Python
+twin's; the C twin has its own (``_update_c.Path``: the same fields and
+tuple behaviour, not a tuple, no garbage-collector header) and
+``bgpevpn.rib.Path`` is the one of the twin in use.
 """
 from __future__ import annotations
 
@@ -31,6 +34,3 @@ class BestPathChanged(NamedTuple):
     old: object
     new: object
 
-
-# the classes keep the module users have always imported them from
-Path.__module__ = BestPathChanged.__module__ = "bgpevpn.rib.rib"

@@ -1,33 +1,34 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The RIB's per-route loops, C twin of ``_update_py.py``: the same two
 functions with the same arguments, the same table updates and the same
-``BestPathChanged`` lists (tests/test_rib_twins.py checks it).
+``BestPathChanged`` lists (tests/test_rib_twins.py checks it), and the
+``Path`` and ``BestPathChanged`` they make.
 
 What differs is only how the work is done:
 
+* ``Path`` and ``BestPathChanged`` are small C types here (read-only
+  fields) that behave as the Python twin's NamedTuples do (fields by name or
+  index, unpacking, equality and hash with tuples, ``_replace``,
+  ``_asdict``, pickling) but are not tuples and not garbage-collected types:
+  48 and 64 bytes instead of 80, and they neither add to the collector's
+  allocation count nor are ever walked by a collection.  A Path holds a
+  route, an attribute set, a source and a next hop, a change a family, a
+  route, a kind and two Paths; none of these refers back to a Path or a
+  change, so neither can be part of a reference cycle made of bgpevpn's
+  objects.  (A cycle that runs through one, e.g. a ``Source`` subclass that
+  refers to its ``Rib``, is not found by the collector: do not build one.)
+  As NamedTuples, a million paths in the tables were a million objects that
+  every full collection walked, and every bulk update's changes, counted as
+  new objects and alive when the collector ran right after the update,
+  caused a young collection per update and were promoted into the old
+  generation by the thousand, triggering full collections
+  (docs/performance.md, "Where the time goes").
 * the route is hashed once per route, and the tables are probed with that
   hash (``_PyDict_*_KnownHash``, CPython 3.9-3.12; the public dict API,
-  which hashes again, elsewhere);
-* the ``Path`` and ``BestPathChanged`` NamedTuples are allocated directly
-  (``tp_alloc`` of their class, items set in place), as ``tuple.__new__``
-  would make them;
-* every ``Path`` and ``BestPathChanged`` is untracked by the cyclic garbage
-  collector as soon as it is made.  A Path is an immutable tuple of (route,
-  attributes, source, next hop), a change one of (family, route, kind, old
-  path, new path): it can be part of a reference cycle only if one of its
-  items refers back to it, which none of bgpevpn's objects do.  CPython
-  itself untracks exact tuples whose items cannot form cycles; it does not
-  look at tuple subclasses, so these loops do it.  Without it, a table of a
-  million paths is a million objects that every full collection walks, and
-  the changes of each bulk update, alive when the collector runs right after
-  it, are promoted to the oldest generation by the thousand, which is what
-  triggers those full collections (docs/performance.md, "Where the time
-  goes").  Untracking changes nothing else: both are freed by reference
-  counting as any tuple.
+  which hashes again, elsewhere).
 """
+cimport cython
 from cpython.object cimport PyObject, PyTypeObject
-
-from ._types import BestPathChanged, Path
 
 IMPLEMENTATION = "c"
 
@@ -65,52 +66,177 @@ cdef extern from *:
         return PyDict_DelItem(d, k);
     #endif
     }
-
-    /* An instance of the tuple subclass t holding the n items (new
-       references taken): what tuple.__new__(t, items) makes.  untrack:
-       leave it untracked by the cyclic collector. */
-    static PyObject *bgpevpn_rib_tuple(PyTypeObject *t, Py_ssize_t n, PyObject **items,
-                                       int untrack) {
-        Py_ssize_t i;
-        PyObject *o = t->tp_alloc(t, n);
-        if (o == NULL) return NULL;
-        for (i = 0; i < n; i++) {
-            Py_INCREF(items[i]);
-            PyTuple_SET_ITEM(o, i, items[i]);
-        }
-        if (untrack) PyObject_GC_UnTrack(o);
-        return o;
-    }
-    static PyObject *bgpevpn_rib_path(PyTypeObject *t, PyObject *route, PyObject *attrs,
-                                      PyObject *source, PyObject *next_hop) {
-        PyObject *items[4] = {route, attrs, source, next_hop};
-        return bgpevpn_rib_tuple(t, 4, items, 1);
-    }
-    static PyObject *bgpevpn_rib_change(PyTypeObject *t, PyObject *family, PyObject *route,
-                                        PyObject *kind, PyObject *old, PyObject *new_) {
-        PyObject *items[5] = {family, route, kind, old, new_};
-        return bgpevpn_rib_tuple(t, 5, items, 1);
-    }
     """
     PyObject *dict_get "bgpevpn_rib_get"(object d, object k, Py_hash_t h) except? NULL
     int dict_set "bgpevpn_rib_set"(object d, object k, object v, Py_hash_t h) except -1
     int dict_del "bgpevpn_rib_del"(object d, object k, Py_hash_t h) except -1
-    object new_path "bgpevpn_rib_path"(PyTypeObject *t, object route, object attrs,
-                                       object source, object next_hop)
-    object new_change "bgpevpn_rib_change"(PyTypeObject *t, object family, object route,
-                                           object kind, object old, object new)
+    void PyObject_GC_UnTrack(object o)
 
-# the classes must be tuple subclasses with exactly these fields (tp_alloc and
-# PyTuple_SET_ITEM rely on it)
-assert issubclass(Path, tuple) and Path._fields == ("route", "attrs", "source", "next_hop")
-assert issubclass(BestPathChanged, tuple) and len(BestPathChanged._fields) == 5
-
-cdef PyTypeObject *PATH = <PyTypeObject *>Path
-cdef PyTypeObject *CHANGE = <PyTypeObject *>BestPathChanged
-cdef object _keep = (Path, BestPathChanged)   # the two pointers above stay valid
 cdef str ADDED = "added"
 cdef str CHANGED = "changed"
 cdef str WITHDRAWN = "withdrawn"
+
+
+@cython.no_gc
+cdef class _Record:
+    """What Path and BestPathChanged share: the behaviour of a NamedTuple of
+    their fields (``_tuple()``), without being a tuple."""
+
+    cdef tuple _tuple(self):
+        raise NotImplementedError
+
+    def __len__(self):
+        return len(self._tuple())
+
+    def __iter__(self):
+        return iter(self._tuple())
+
+    def __getitem__(self, i):
+        return self._tuple()[i]
+
+    def __hash__(self):
+        return hash(self._tuple())
+
+    def __richcmp__(self, other, int op):
+        if isinstance(other, _Record):
+            other = (<_Record>other)._tuple()
+        elif not isinstance(other, tuple):
+            return NotImplemented
+        return _compare(self._tuple(), other, op)
+
+    def __reduce__(self):
+        return (type(self), self._tuple())
+
+    def _asdict(self):
+        return dict(zip(self._fields, self._tuple()))
+
+    def _replace(self, **changes):
+        d = self._asdict()
+        unknown = [k for k in changes if k not in d]
+        if unknown:
+            raise ValueError(f"Got unexpected field names: {unknown!r}")
+        d.update(changes)
+        return type(self)(**d)
+
+    @classmethod
+    def _make(cls, iterable):
+        t = tuple(iterable)
+        if len(t) != len(cls._fields):
+            raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(t)}")
+        return cls(*t)
+
+    def count(self, value):
+        return self._tuple().count(value)
+
+    def index(self, value, *args):
+        return self._tuple().index(value, *args)
+
+
+cdef object _compare(tuple a, object b, int op):
+    if op == 0:
+        return a < b
+    if op == 1:
+        return a <= b
+    if op == 2:
+        return a == b
+    if op == 3:
+        return a != b
+    if op == 4:
+        return a > b
+    return a >= b
+
+
+@cython.final
+@cython.no_gc
+cdef class Path(_Record):
+    """One route as received from one source (immutable; a new announcement
+    is a new Path).  Whether it is stale is kept by the Rib (``is_stale``).
+
+    ``Path(route, attrs, source, next_hop)``; behaves as a NamedTuple of
+    those four fields (the Python twin's ``Path`` is one)."""
+    cdef readonly object route
+    cdef readonly object attrs
+    cdef readonly object source
+    cdef readonly object next_hop
+
+    _fields = ("route", "attrs", "source", "next_hop")
+    __match_args__ = _fields
+
+    def __init__(self, route, attrs, source, next_hop):
+        self.route = route
+        self.attrs = attrs
+        self.source = source
+        self.next_hop = next_hop
+
+    cdef tuple _tuple(self):
+        return (self.route, self.attrs, self.source, self.next_hop)
+
+    def __repr__(self):
+        return f"Path({self.route!r} from {self.source.name})"
+
+
+@cython.final
+@cython.no_gc
+cdef class BestPathChanged(_Record):
+    """The best path of ``route`` (its key) in ``family`` changed:
+    ``kind`` is ``added``, ``changed`` or ``withdrawn``; ``old``/``new`` are
+    the previous and the new best ``Path`` (None when there is none).
+
+    Behaves as a NamedTuple of those five fields (the Python twin's
+    ``BestPathChanged`` is one)."""
+    cdef readonly object family
+    cdef readonly object route
+    cdef readonly object kind
+    cdef readonly object old
+    cdef readonly object new
+
+    _fields = ("family", "route", "kind", "old", "new")
+    __match_args__ = _fields
+
+    def __init__(self, family, route, kind, old, new):
+        self.family = family
+        self.route = route
+        self.kind = kind
+        self.old = old
+        self.new = new
+
+    cdef tuple _tuple(self):
+        return (self.family, self.route, self.kind, self.old, self.new)
+
+    def __repr__(self):
+        return (f"BestPathChanged(family={self.family!r}, route={self.route!r}, "
+                f"kind={self.kind!r}, old={self.old!r}, new={self.new!r})")
+
+
+cdef inline Path _path(object route, object attrs, object source, object next_hop):
+    cdef Path p = Path.__new__(Path)
+    p.route = route
+    p.attrs = attrs
+    p.source = source
+    p.next_hop = next_hop
+    return p
+
+
+cdef inline BestPathChanged _change(object family, object route, str kind, object old,
+                                    object new):
+    cdef BestPathChanged c = BestPathChanged.__new__(BestPathChanged)
+    c.family = family
+    c.route = route
+    c.kind = kind
+    c.old = old
+    c.new = new
+    return c
+
+
+cdef inline void _untrack_tables(dict fam_in, dict loc):
+    """The Adj-RIB-In and Loc-RIB dicts of a family map routes to Paths, and
+    neither can refer to a container: the collector would walk (touch) each
+    of their million entries for nothing, so they are left untracked, as
+    CPython leaves dicts of atomic values.  It tracks them again when a
+    route is inserted (it cannot know routes hold no references); each loop
+    untracks them when done."""
+    PyObject_GC_UnTrack(fam_in)
+    PyObject_GC_UnTrack(loc)
 
 
 def announce(family, dict fam_in not None, dict loc not None, dict cands not None, source,
@@ -119,24 +245,26 @@ def announce(family, dict fam_in not None, dict loc not None, dict cands not Non
     appending the ``BestPathChanged`` of each to ``changes``."""
     cdef Py_hash_t h
     cdef PyObject *p
-    cdef object path, old, cur
+    cdef object old, cur
+    cdef Path path
     for r in routes:
         h = hash(r)
-        path = new_path(PATH, r, attrs, source, next_hop)
+        path = _path(r, attrs, source, next_hop)
         p = dict_get(fam_in, r, h)
         old = <object>p if p != NULL else None
         dict_set(fam_in, r, path, h)
         p = dict_get(loc, r, h)
         if p == NULL:
             dict_set(loc, r, path, h)
-            changes.append(new_change(CHANGE, family, r, ADDED, None, path))
+            changes.append(_change(family, r, ADDED, None, path))
             continue
         cur = <object>p
         if cur.source is source and (len(cands) == 0 or dict_get(cands, r, h) == NULL):
             dict_set(loc, r, path, h)   # implicit withdraw of the source's previous (only) path
-            changes.append(new_change(CHANGE, family, r, CHANGED, cur, path))
+            changes.append(_change(family, r, CHANGED, cur, path))
         else:
             add(family, loc, cands, r, path, old, changes)
+    _untrack_tables(fam_in, loc)
 
 
 def withdraw(family, dict fam_in not None, dict loc not None, dict cands not None, routes,
@@ -157,4 +285,5 @@ def withdraw(family, dict fam_in not None, dict loc not None, dict cands not Non
             remove(family, loc, cands, r, old, changes)
         elif dict_get(loc, r, h) == <PyObject *>old:   # the only path: no candidate list
             dict_del(loc, r, h)
-            changes.append(new_change(CHANGE, family, r, WITHDRAWN, old, None))
+            changes.append(_change(family, r, WITHDRAWN, old, None))
+    _untrack_tables(fam_in, loc)

@@ -9,9 +9,11 @@ The per-route loops of ``Rib.update`` (announce without an import policy,
 withdraw) have two twins, like the codec: ``_update_c`` (Cython) when it was
 built, else ``_update_py``; ``BGPEVPN_NO_EXTENSIONS=1`` forces the Python
 twin and ``BGPEVPN_REQUIRE_EXTENSIONS=1`` makes a missing C twin an
-ImportError (bgpevpn._impl).  Both give the same tables and changes; the C
-twin leaves the ``Path`` objects it makes untracked by the cyclic garbage
-collector (see its docstring).
+ImportError (bgpevpn._impl).  Both give the same tables and changes.  Each
+twin has its ``Path`` and ``BestPathChanged`` (``bgpevpn.rib`` exports those
+of the twin in use): NamedTuples in the Python twin, NamedTuple-like C types
+that the cyclic garbage collector never sees in the C twin (see
+``_update_c``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ from .. import _impl
 from .._gcpause import gc_paused
 from ..attributes import Attributes
 from . import _update_py
-from ._types import BestPathChanged, Path
 from .decision import best_path
 
 _update_c = None
@@ -37,6 +38,12 @@ if not _impl.NO_EXTENSIONS:
         _update_c = None
 #: the twin of the per-route loops in use (``IMPLEMENTATION`` is "c" or "py")
 update_loops = _update_c if _update_c is not None else _update_py
+#: the twin's records: ``Path(route, attrs, source, next_hop)`` and
+#: ``BestPathChanged(family, route, kind, old, new)``, NamedTuples in the
+#: Python twin, NamedTuple-like C types the garbage collector never sees in
+#: the C twin
+Path = update_loops.Path
+BestPathChanged = update_loops.BestPathChanged
 
 
 class Source:
@@ -57,8 +64,6 @@ class Source:
 
 LOCAL = Source("local")
 
-
-_tuple_new = tuple.__new__   # builds NamedTuples (Path, BestPathChanged) without their __new__
 
 
 class AttributeInterner:
@@ -163,7 +168,7 @@ class Rib:
         if stale:
             stale.difference_update(announced)
         for r in announced:
-            path = policy(source, family, Path(r, attrs, source, next_hop))
+            path = policy(source, family, self._loops.Path(r, attrs, source, next_hop))
             if path is None:
                 old = fam_in.pop(r, None)
                 if old is not None:
@@ -174,6 +179,7 @@ class Rib:
             self._add(family, loc, cands, r, path, old, changes)
 
     def _add(self, family, loc, cands, r, path, old, changes) -> None:
+        BestPathChanged = self._loops.BestPathChanged
         cur = loc.get(r)
         if cur is None:
             loc[r] = path
@@ -195,6 +201,7 @@ class Rib:
             changes.append(BestPathChanged(family, r, "changed", cur, best))
 
     def _remove(self, family, loc, cands, r, old, changes) -> None:
+        BestPathChanged = self._loops.BestPathChanged
         lst = cands.get(r)
         if lst is None:
             if loc.get(r) is old:
