@@ -55,7 +55,7 @@ def evpn_routes(n=40):
 
 
 def v4_routes(n=20):
-    return [Ipv4Prefix.build(f"10.{i}.0.0/16") for i in range(n)]
+    return [Ipv4Prefix.build(f"10.{i >> 8}.{i & 255}.0/24") for i in range(n)]
 
 
 def path_form(p):
@@ -236,3 +236,32 @@ def test_twin_in_use_follows_the_build():
     from bgpevpn import _impl
     if not _impl.NO_EXTENSIONS:
         assert rib_module.update_loops is c_twin
+
+
+@pytest.mark.parametrize("rib_class", [PyRib, CRib])
+def test_bulk_update_pauses_the_collector_and_restores_it(rib_class):
+    seen = []
+
+    class Spy(list):
+        def __len__(self):   # read by Rib.update before the batch runs
+            return list.__len__(self)
+
+        def __iter__(self):
+            seen.append(gc.isenabled())
+            return list.__iter__(self)
+
+    rib = rib_class()
+    big = Spy(v4_routes(600))
+    rib.update(SOURCES[0], V4, big, (), ATTRS[0], NEXT_HOPS[0])
+    assert seen == [False] and gc.isenabled()
+    rib.update(SOURCES[0], V4, Spy(v4_routes(3)), (), ATTRS[0], NEXT_HOPS[0])
+    assert seen == [False, True] and gc.isenabled()
+    with pytest.raises(TypeError):   # an unhashable route: the collector is still restored
+        rib.update(SOURCES[0], V4, [[]] * 600, (), ATTRS[0], NEXT_HOPS[0])
+    assert gc.isenabled()
+    gc.disable()
+    try:   # a collector the caller disabled stays disabled
+        rib.update(SOURCES[0], V4, (), v4_routes(600))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

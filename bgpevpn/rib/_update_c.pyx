@@ -10,7 +10,7 @@ What differs is only how the work is done:
   fields) that behave as the Python twin's NamedTuples do (fields by name or
   index, unpacking, equality and hash with tuples, ``_replace``,
   ``_asdict``, pickling) but are not tuples and not garbage-collected types:
-  48 and 64 bytes instead of 80, and they neither add to the collector's
+  48 and 64 bytes (in the allocator's 16-byte classes) instead of 80, and they neither add to the collector's
   allocation count nor are ever walked by a collection.  A Path holds a
   route, an attribute set, a source and a next hop, a change a family, a
   route, a kind and two Paths; none of these refers back to a Path or a
@@ -77,62 +77,27 @@ cdef str CHANGED = "changed"
 cdef str WITHDRAWN = "withdrawn"
 
 
-@cython.no_gc
-cdef class _Record:
-    """What Path and BestPathChanged share: the behaviour of a NamedTuple of
-    their fields (``_tuple()``), without being a tuple."""
+# Path and BestPathChanged: no cdef methods, so no vtable pointer in each
+# instance (a Path is 48 bytes: the object header and its four fields).
 
-    cdef tuple _tuple(self):
-        raise NotImplementedError
-
-    def __len__(self):
-        return len(self._tuple())
-
-    def __iter__(self):
-        return iter(self._tuple())
-
-    def __getitem__(self, i):
-        return self._tuple()[i]
-
-    def __hash__(self):
-        return hash(self._tuple())
-
-    def __richcmp__(self, other, int op):
-        if isinstance(other, _Record):
-            other = (<_Record>other)._tuple()
-        elif not isinstance(other, tuple):
-            return NotImplemented
-        return _compare(self._tuple(), other, op)
-
-    def __reduce__(self):
-        return (type(self), self._tuple())
-
-    def _asdict(self):
-        return dict(zip(self._fields, self._tuple()))
-
-    def _replace(self, **changes):
-        d = self._asdict()
-        unknown = [k for k in changes if k not in d]
-        if unknown:
-            raise ValueError(f"Got unexpected field names: {unknown!r}")
-        d.update(changes)
-        return type(self)(**d)
-
-    @classmethod
-    def _make(cls, iterable):
-        t = tuple(iterable)
-        if len(t) != len(cls._fields):
-            raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(t)}")
-        return cls(*t)
-
-    def count(self, value):
-        return self._tuple().count(value)
-
-    def index(self, value, *args):
-        return self._tuple().index(value, *args)
+cdef tuple _astuple(object o):
+    """The fields of a Path or BestPathChanged as a tuple; a tuple as is;
+    None for anything else."""
+    if type(o) is Path:
+        return ((<Path>o).route, (<Path>o).attrs, (<Path>o).source, (<Path>o).next_hop)
+    if type(o) is BestPathChanged:
+        return ((<BestPathChanged>o).family, (<BestPathChanged>o).route,
+                (<BestPathChanged>o).kind, (<BestPathChanged>o).old, (<BestPathChanged>o).new)
+    if isinstance(o, tuple):
+        return <tuple>o
+    return None
 
 
-cdef object _compare(tuple a, object b, int op):
+cdef object _compare(object self, object other, int op):
+    cdef tuple a = _astuple(self)
+    cdef tuple b = _astuple(other)
+    if b is None:
+        return NotImplemented
     if op == 0:
         return a < b
     if op == 1:
@@ -146,14 +111,31 @@ cdef object _compare(tuple a, object b, int op):
     return a >= b
 
 
+cdef object _replace(object self, dict changes):
+    d = dict(zip(self._fields, _astuple(self)))
+    unknown = [k for k in changes if k not in d]
+    if unknown:
+        raise ValueError(f"Got unexpected field names: {unknown!r}")
+    d.update(changes)
+    return type(self)(**d)
+
+
+cdef object _make(object cls, object iterable):
+    t = tuple(iterable)
+    if len(t) != len(cls._fields):
+        raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(t)}")
+    return cls(*t)
+
+
 @cython.final
 @cython.no_gc
-cdef class Path(_Record):
+cdef class Path:
     """One route as received from one source (immutable; a new announcement
     is a new Path).  Whether it is stale is kept by the Rib (``is_stale``).
 
     ``Path(route, attrs, source, next_hop)``; behaves as a NamedTuple of
-    those four fields (the Python twin's ``Path`` is one)."""
+    those four fields (the Python twin's ``Path`` is one) without being a
+    tuple."""
     cdef readonly object route
     cdef readonly object attrs
     cdef readonly object source
@@ -168,22 +150,53 @@ cdef class Path(_Record):
         self.source = source
         self.next_hop = next_hop
 
-    cdef tuple _tuple(self):
-        return (self.route, self.attrs, self.source, self.next_hop)
-
     def __repr__(self):
         return f"Path({self.route!r} from {self.source.name})"
+
+    def __len__(self):
+        return 4
+
+    def __iter__(self):
+        return iter(_astuple(self))
+
+    def __getitem__(self, i):
+        return _astuple(self)[i]
+
+    def __hash__(self):
+        return hash(_astuple(self))
+
+    def __richcmp__(self, other, int op):
+        return _compare(self, other, op)
+
+    def __reduce__(self):
+        return (Path, _astuple(self))
+
+    def _asdict(self):
+        return dict(zip(self._fields, _astuple(self)))
+
+    def _replace(self, **changes):
+        return _replace(self, changes)
+
+    @classmethod
+    def _make(cls, iterable):
+        return _make(cls, iterable)
+
+    def count(self, value):
+        return _astuple(self).count(value)
+
+    def index(self, value, *args):
+        return _astuple(self).index(value, *args)
 
 
 @cython.final
 @cython.no_gc
-cdef class BestPathChanged(_Record):
+cdef class BestPathChanged:
     """The best path of ``route`` (its key) in ``family`` changed:
     ``kind`` is ``added``, ``changed`` or ``withdrawn``; ``old``/``new`` are
     the previous and the new best ``Path`` (None when there is none).
 
     Behaves as a NamedTuple of those five fields (the Python twin's
-    ``BestPathChanged`` is one)."""
+    ``BestPathChanged`` is one) without being a tuple."""
     cdef readonly object family
     cdef readonly object route
     cdef readonly object kind
@@ -200,12 +213,43 @@ cdef class BestPathChanged(_Record):
         self.old = old
         self.new = new
 
-    cdef tuple _tuple(self):
-        return (self.family, self.route, self.kind, self.old, self.new)
-
     def __repr__(self):
         return (f"BestPathChanged(family={self.family!r}, route={self.route!r}, "
                 f"kind={self.kind!r}, old={self.old!r}, new={self.new!r})")
+
+    def __len__(self):
+        return 5
+
+    def __iter__(self):
+        return iter(_astuple(self))
+
+    def __getitem__(self, i):
+        return _astuple(self)[i]
+
+    def __hash__(self):
+        return hash(_astuple(self))
+
+    def __richcmp__(self, other, int op):
+        return _compare(self, other, op)
+
+    def __reduce__(self):
+        return (BestPathChanged, _astuple(self))
+
+    def _asdict(self):
+        return dict(zip(self._fields, _astuple(self)))
+
+    def _replace(self, **changes):
+        return _replace(self, changes)
+
+    @classmethod
+    def _make(cls, iterable):
+        return _make(cls, iterable)
+
+    def count(self, value):
+        return _astuple(self).count(value)
+
+    def index(self, value, *args):
+        return _astuple(self).index(value, *args)
 
 
 cdef inline Path _path(object route, object attrs, object source, object next_hop):

@@ -18,11 +18,12 @@ that the cyclic garbage collector never sees in the C twin (see
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 from collections import deque
 
 from .. import _impl
-from .._gcpause import gc_paused
+from .._gcpause import BULK
 from ..attributes import Attributes
 from . import _update_py
 from .decision import best_path
@@ -129,16 +130,38 @@ class Rib:
     def update(self, source: Source, family, announced=(), withdrawn=(), attributes=None,
                next_hop=None) -> list:
         """Apply what ``source`` sent for ``family``: withdrawals first, then
-        announcements with one attribute set.  Returns the BestPathChanged list."""
-        with gc_paused(len(announced) + len(withdrawn)):
+        announcements with one attribute set.  Returns the BestPathChanged list.
+
+        Batches of ``BULK`` routes and more run with the garbage collector
+        paused (as ``_gcpause.gc_paused``, inlined: this is called once per
+        UPDATE) and restored before returning."""
+        if len(announced) + len(withdrawn) >= BULK and gc.isenabled():
+            gc.disable()
+            try:
+                changes = self._update(source, family, announced, withdrawn, attributes,
+                                       next_hop)
+            finally:
+                gc.enable()
+        else:
             changes = self._update(source, family, announced, withdrawn, attributes, next_hop)
-        self._emit(changes)
+        if self._callbacks or self._queues:
+            self._emit(changes)
         return changes
 
     def _update(self, source, family, announced, withdrawn, attributes, next_hop) -> list:
-        fam_in = self.adj_in.setdefault(source, {}).setdefault(family, {})
-        loc = self.loc.setdefault(family, {})
-        cands = self._cands.setdefault(family, {})
+        # the tables of (source, family), made when first needed
+        fams = self.adj_in.get(source)
+        if fams is None:
+            fams = self.adj_in[source] = {}
+        fam_in = fams.get(family)
+        if fam_in is None:
+            fam_in = fams[family] = {}
+        loc = self.loc.get(family)
+        if loc is None:
+            loc = self.loc[family] = {}
+        cands = self._cands.get(family)
+        if cands is None:
+            cands = self._cands[family] = {}
         changes = []
         if self._stale and withdrawn:
             stale = self._stale.get((source, family))
