@@ -289,21 +289,25 @@ def announce(family, dict fam_in not None, dict loc not None, dict cands not Non
     appending the ``BestPathChanged`` of each to ``changes``."""
     cdef Py_hash_t h
     cdef PyObject *p
-    cdef object old, cur
+    cdef object old, cur, cur_source
     cdef Path path
     for r in routes:
         h = hash(r)
         path = _path(r, attrs, source, next_hop)
-        p = dict_get(fam_in, r, h)
-        old = <object>p if p != NULL else None
-        dict_set(fam_in, r, path, h)
         p = dict_get(loc, r, h)
         if p == NULL:
+            # a route the Loc-RIB lacks: whatever the Adj-RIB-In had for it, the
+            # Python twin puts the new path in both and reports it added
+            dict_set(fam_in, r, path, h)
             dict_set(loc, r, path, h)
             changes.append(_change(family, r, ADDED, None, path))
             continue
         cur = <object>p
-        if cur.source is source and (len(cands) == 0 or dict_get(cands, r, h) == NULL):
+        p = dict_get(fam_in, r, h)
+        old = <object>p if p != NULL else None
+        dict_set(fam_in, r, path, h)
+        cur_source = (<Path>cur).source if type(cur) is Path else cur.source
+        if cur_source is source and (len(cands) == 0 or dict_get(cands, r, h) == NULL):
             dict_set(loc, r, path, h)   # implicit withdraw of the source's previous (only) path
             changes.append(_change(family, r, CHANGED, cur, path))
         else:
