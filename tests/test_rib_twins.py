@@ -16,8 +16,7 @@ import pytest
 
 from bgpevpn import (AsPath, Attributes, ExtCommunities, ExtCommunity, Ipv4Prefix, LocalPref,
                      MacIpRoute, Med, Origin)
-from bgpevpn.rib import BestPathChanged, Path, Rib, Source, route_target_filter
-from bgpevpn.rib import _update_py
+from bgpevpn.rib import BestPathChanged, Path, Rib, Source, _update_py, route_target_filter
 from bgpevpn.rib import rib as rib_module
 
 c_twin = pytest.importorskip("bgpevpn.rib._update_c", reason="the C twin is not built")
@@ -144,7 +143,7 @@ def test_bulk_load_and_withdraw_of_one_source():
     ops = [("update", src, EVPN, routes[i:i + 600], (), ATTRS[i // 600 % 2], NEXT_HOPS[0])
            for i in range(0, 3000, 600)]
     ops += [("update", src, EVPN, (), routes[i:i + 700]) for i in range(0, 3000, 700)]
-    py, c = run_both(ops)
+    _, c = run_both(ops)
     assert c.count(EVPN) == 0 and not c.adj_in[src][EVPN]
 
 
@@ -193,7 +192,7 @@ def test_c_path_behaves_as_the_namedtuple():
     CP, NP = c_twin.Path, _update_py.Path
     src = SOURCES[1]
     c, n = CP(b"r", ATTRS[0], src, b"nh"), NP(b"r", ATTRS[0], src, b"nh")
-    assert c == n and n == c and not (c != n) and hash(c) == hash(n)
+    assert c == n and n == c and (c != n) is False and hash(c) == hash(n)
     assert c == tuple(n) and tuple(c) == tuple(n) and list(c) == list(n) and len(c) == 4
     assert c[0] == b"r" and c[-1] == b"nh" and c[1:3] == n[1:3]
     route, attrs, source, next_hop = c
