@@ -1,5 +1,5 @@
 """Build script: the package metadata lives in pyproject.toml; this file only
-declares the Cython twin of the codec.
+declares the Cython twins: the codec's and the RIB's update loops.
 
 BGPEVPN_NO_EXTENSIONS=1 builds the pure-Python package on purpose.  Otherwise
 a failure to compile the extension fails the build with a message saying so
@@ -14,6 +14,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYX = os.path.join("bgpevpn", "_wire_c.pyx")
+RIB_PYX = os.path.join("bgpevpn", "rib", "_update_c.pyx")
 
 
 def _flag(name):
@@ -39,10 +40,13 @@ if not _flag("BGPEVPN_NO_EXTENSIONS"):
     from Cython.Build import cythonize
     from setuptools import Extension
 
+    cflags = shlex.split(os.environ.get("BGPEVPN_CFLAGS", ""))
+    ldflags = shlex.split(os.environ.get("BGPEVPN_LDFLAGS", ""))
     ext_modules = cythonize(
-        [Extension("bgpevpn._wire_c", [PYX],
-                   extra_compile_args=shlex.split(os.environ.get("BGPEVPN_CFLAGS", "")),
-                   extra_link_args=shlex.split(os.environ.get("BGPEVPN_LDFLAGS", "")))],
+        [Extension("bgpevpn._wire_c", [PYX], extra_compile_args=cflags,
+                   extra_link_args=ldflags),
+         Extension("bgpevpn.rib._update_c", [RIB_PYX], extra_compile_args=cflags,
+                   extra_link_args=ldflags)],
         compiler_directives={"language_level": "3"},
     )
 

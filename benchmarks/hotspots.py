@@ -74,29 +74,46 @@ def _source(name="vtep-feed", addr="198.18.255.1"):
     return Source(name, address=addr, router_id=addr, asn=65000, client=True)
 
 
-def _load(batches, src):
+def _load(batches, src, rib_class=None):
     from bgpevpn.rib import Rib
-    rib = Rib()
+    rib = (rib_class or Rib)()
     changes = []
     for r, a, nh in batches:
         changes += rib.update(src, EVPN, r, (), a, nh)
     return rib, changes
 
 
+def _py_rib():
+    """A Rib on the Python twin of the per-route loops (bgpevpn.rib._update_py)."""
+    from bgpevpn.rib import Rib
+    from bgpevpn.rib import _update_py
+
+    class PyRib(Rib):
+        _loops = _update_py
+    return PyRib
+
+
 # --- RIB ingest -------------------------------------------------------------------------
 
 def rib(stream, msgs, routes, batches, do_profile):
     from bgpevpn import _wire_c as c
-    from bgpevpn.rib.rib import BestPathChanged, Path as RibPath, _tuple_new
+    from bgpevpn.rib import BestPathChanged, Path as RibPath, rib as rib_module
+    from bgpevpn.rib import _update_py
     n = len(routes)
     src = _source()
-    header("RIB ingest, by component (C decode + Rib.update, 1 source)")
+    PyRib = _py_rib()
+    header("RIB ingest, by component (C decode + Rib.update, 1 source; "
+           f"loops: {rib_module.update_loops.IMPLEMENTATION} twin)")
     t, _ = best(lambda: c.decode_messages(stream.data, stream.ctx))
     row("C decode_messages (GC on)", t, n)
     t, _ = best(lambda: _load(batches, src))
-    row("Rib.update per UPDATE (GC on, as the library runs)", t, n)
+    row("Rib.update per UPDATE (GC on, as the library runs; changes kept)", t, n)
     t, _ = best(lambda: _load(batches, src), gc_off=True)
     row("Rib.update per UPDATE (GC off for the whole load)", t, n)
+    t, _ = best(lambda: _load(batches, src, PyRib))
+    row("Rib.update per UPDATE, Python twin of the loops (GC on)", t, n)
+    t, _ = best(lambda: _load(batches, src, PyRib), gc_off=True)
+    row("Rib.update per UPDATE, Python twin of the loops (GC off)", t, n)
 
     def freeze_after_each():
         from bgpevpn.rib import Rib
@@ -151,14 +168,19 @@ def rib(stream, msgs, routes, batches, do_profile):
     row("dict insert keyed by route", t, n)
     t, _ = best(lambda: {k: k for k in keys}, gc_off=True)
     row("dict insert keyed by bytes (hash cached)", t, n)
+    _tuple_new = tuple.__new__
     t, _ = best(lambda: [RibPath(r, attrs, src, b"x") for r in routes], gc_off=True)
-    row("Path(route, attrs, source, next_hop)", t, n)
-    t, _ = best(lambda: [_tuple_new(BestPathChanged, (EVPN, r, "added", None, r))
-                         for r in routes], gc_off=True)
-    row("BestPathChanged via tuple.__new__ (as the announce loop)", t, n)
+    row(f"Path(route, attrs, source, next_hop) ({rib_module.update_loops.IMPLEMENTATION} twin's, "
+        "called from Python)", t, n)
+    t, _ = best(lambda: [_tuple_new(_update_py.Path, (r, attrs, src, b"x")) for r in routes],
+                gc_off=True)
+    row("Python twin's Path (NamedTuple) via tuple.__new__ (as its loop)", t, n)
     t, _ = best(lambda: [BestPathChanged(EVPN, r, "withdrawn", r, None) for r in routes],
                 gc_off=True)
-    row("BestPathChanged(...) via the NamedTuple __new__ (as _remove)", t, n)
+    row("BestPathChanged(...) called from Python (as _add, _remove)", t, n)
+    t, _ = best(lambda: [_tuple_new(_update_py.BestPathChanged, (EVPN, r, "added", None, r))
+                         for r in routes], gc_off=True)
+    row("Python twin's BestPathChanged via tuple.__new__ (as its loop)", t, n)
 
     def shared_value():
         """Loc-RIB/Adj-RIB-In with one shared value per UPDATE instead of a
@@ -199,37 +221,14 @@ def withdraw(stream, msgs, routes, batches, do_profile):
     t, k = best(lib, setup=setup, gc_off=True)
     row("Rib.update(withdrawn=...) (GC off)", t, n)
 
-    from bgpevpn.rib.rib import BestPathChanged, _tuple_new
+    PyRib = _py_rib()
 
-    def fast(rib):
-        """The no-candidate case inlined: one pop per table (Adj-RIB-In,
-        Loc-RIB), tuple.__new__ for the change; keys with candidates fall
-        back to the library's _remove."""
-        out = 0
-        fam_in = rib.adj_in[src][EVPN]
-        loc = rib.loc[EVPN]
-        cands = rib._cands[EVPN]
-        for rs, _, _ in batches:
-            changes = []
-            append = changes.append
-            pop = fam_in.pop
-            lpop = loc.pop
-            for r in rs:
-                old = pop(r, None)
-                if old is None:
-                    continue
-                if cands and r in cands:
-                    rib._remove(EVPN, loc, cands, r, old, changes)
-                    continue
-                cur = lpop(r, None)
-                if cur is old:
-                    append(_tuple_new(BestPathChanged, (EVPN, r, "withdrawn", old, None)))
-                elif cur is not None:
-                    loc[r] = cur       # another source's path is best: put it back
-            out += len(changes)
-        return out
-    t, k2 = best(fast, setup=setup)
-    row(f"prototype: inlined no-candidate withdraw (GC on; {k2:,} changes, library {k:,})", t, n)
+    def py_setup():
+        rib, _ = _load(batches, src, PyRib)
+        return (rib,)
+    t, k2 = best(lib, setup=py_setup)
+    row(f"Rib.update(withdrawn=...), Python twin of the loops (GC on; {k2:,} changes, "
+        f"C twin {k:,})", t, n)
     if do_profile:
         rib, = setup()
         print("\ncProfile, withdraw (GC on):")

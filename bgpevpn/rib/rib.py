@@ -4,17 +4,47 @@ Routes are keyed by the route objects themselves (their equality and hash
 are the RIB key, RFC 7432 §7 for EVPN); one ``Path`` per (route key,
 source).  Attribute sets are interned, so a million routes from a VTEP
 share a handful of ``Attributes`` objects.
+
+The per-route loops of ``Rib.update`` (announce without an import policy,
+withdraw) have two twins, like the codec: ``_update_c`` (Cython) when it was
+built, else ``_update_py``; ``BGPEVPN_NO_EXTENSIONS=1`` forces the Python
+twin and ``BGPEVPN_REQUIRE_EXTENSIONS=1`` makes a missing C twin an
+ImportError (bgpevpn._impl).  Both give the same tables and changes.  Each
+twin has its ``Path`` and ``BestPathChanged`` (``bgpevpn.rib`` exports those
+of the twin in use): NamedTuples in the Python twin, NamedTuple-like C types
+that the cyclic garbage collector never sees in the C twin (see
+``_update_c``).
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 from collections import deque
-from typing import NamedTuple
 
-from .._gcpause import gc_paused
+from .. import _impl
+from .._gcpause import BULK
 from ..attributes import Attributes
+from . import _update_py
 from .decision import best_path
+
+_update_c = None
+if not _impl.NO_EXTENSIONS:
+    try:
+        from . import _update_c  # type: ignore[attr-defined,no-redef]
+    except ImportError as exc:
+        if _impl.REQUIRE_EXTENSIONS:
+            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
+                              f"bgpevpn.rib._update_c is not importable: {exc}") from exc
+        _update_c = None
+#: the twin of the per-route loops in use (``IMPLEMENTATION`` is "c" or "py")
+update_loops = _update_c if _update_c is not None else _update_py
+#: the twin's records: ``Path(route, attrs, source, next_hop)`` and
+#: ``BestPathChanged(family, route, kind, old, new)``, NamedTuples in the
+#: Python twin, NamedTuple-like C types the garbage collector never sees in
+#: the C twin
+Path = update_loops.Path
+BestPathChanged = update_loops.BestPathChanged
 
 
 class Source:
@@ -35,31 +65,6 @@ class Source:
 
 LOCAL = Source("local")
 
-
-class Path(NamedTuple):
-    """One route as received from one source (immutable; a new announcement
-    is a new Path).  Whether it is stale is kept by the Rib (``is_stale``)."""
-    route: object
-    attrs: object
-    source: object
-    next_hop: object
-
-    def __repr__(self) -> str:
-        return f"Path({self.route!r} from {self.source.name})"
-
-
-class BestPathChanged(NamedTuple):
-    """The best path of ``route`` (its key) in ``family`` changed:
-    ``kind`` is ``added``, ``changed`` or ``withdrawn``; ``old``/``new`` are
-    the previous and the new best ``Path`` (None when there is none)."""
-    family: tuple
-    route: object
-    kind: str
-    old: object
-    new: object
-
-
-_tuple_new = tuple.__new__   # builds NamedTuples (Path, BestPathChanged) without their __new__
 
 
 class AttributeInterner:
@@ -83,6 +88,9 @@ class Rib:
     Changes of best path go to callbacks (``on_change``) and to an async
     iterator (``async for change in rib.changes()``).
     """
+
+    #: the twin of the per-route loops (``update_loops``; a subclass may pick one)
+    _loops = update_loops
 
     def __init__(self, import_policy=None):
         self.adj_in: dict = {}     # source -> family -> {route: Path}
@@ -122,31 +130,45 @@ class Rib:
     def update(self, source: Source, family, announced=(), withdrawn=(), attributes=None,
                next_hop=None) -> list:
         """Apply what ``source`` sent for ``family``: withdrawals first, then
-        announcements with one attribute set.  Returns the BestPathChanged list."""
-        with gc_paused(len(announced) + len(withdrawn)):
+        announcements with one attribute set.  Returns the BestPathChanged list.
+
+        Batches of ``BULK`` routes and more run with the garbage collector
+        paused (as ``_gcpause.gc_paused``, inlined: this is called once per
+        UPDATE) and restored before returning."""
+        if len(announced) + len(withdrawn) >= BULK and gc.isenabled():
+            gc.disable()
+            try:
+                changes = self._update(source, family, announced, withdrawn, attributes,
+                                       next_hop)
+            finally:
+                gc.enable()
+        else:
             changes = self._update(source, family, announced, withdrawn, attributes, next_hop)
-        self._emit(changes)
+        if self._callbacks or self._queues:
+            self._emit(changes)
         return changes
 
     def _update(self, source, family, announced, withdrawn, attributes, next_hop) -> list:
-        fam_in = self.adj_in.setdefault(source, {}).setdefault(family, {})
-        loc = self.loc.setdefault(family, {})
-        cands = self._cands.setdefault(family, {})
+        # the tables of (source, family), made when first needed
+        fams = self.adj_in.get(source)
+        if fams is None:
+            fams = self.adj_in[source] = {}
+        fam_in = fams.get(family)
+        if fam_in is None:
+            fam_in = fams[family] = {}
+        loc = self.loc.get(family)
+        if loc is None:
+            loc = self.loc[family] = {}
+        cands = self._cands.get(family)
+        if cands is None:
+            cands = self._cands[family] = {}
         changes = []
         if self._stale and withdrawn:
             stale = self._stale.get((source, family))
             if stale:
                 stale.difference_update(withdrawn)
-        pop = fam_in.pop
-        for r in withdrawn:
-            old = pop(r, None)
-            if old is None:
-                continue
-            if cands and r in cands:
-                self._remove(family, loc, cands, r, old, changes)
-            elif loc.get(r) is old:   # the only path: one probe, no candidate list
-                del loc[r]
-                changes.append(_tuple_new(BestPathChanged, (family, r, "withdrawn", old, None)))
+        if withdrawn:
+            self._loops.withdraw(family, fam_in, loc, cands, withdrawn, changes, self._remove)
         if announced:
             attrs = self.intern(attributes) if attributes is not None else Attributes()
             policy = self.import_policy
@@ -154,26 +176,13 @@ class Rib:
                 self._announce_with_policy(family, fam_in, loc, cands, source, announced, attrs,
                                            next_hop, policy, changes)
             else:
-                # the hot path: one Path per route, one dict probe per table in the
-                # common cases (a new key; the same source replacing its path)
-                append = changes.append
                 stale = self._stale.get((source, family)) if self._stale else None
                 if stale:
                     stale.difference_update(announced)   # announced again: fresh
-                for r in announced:
-                    path = _tuple_new(Path, (r, attrs, source, next_hop))
-                    old = fam_in.setdefault(r, path)
-                    if old is not path:
-                        fam_in[r] = path
-                    cur = loc.setdefault(r, path)
-                    if cur is path:
-                        append(_tuple_new(BestPathChanged, (family, r, "added", None, path)))
-                    elif cur.source is source and r not in cands:
-                        loc[r] = path
-                        append(_tuple_new(BestPathChanged, (family, r, "changed", cur, path)))
-                    else:
-                        self._add(family, loc, cands, r, path, old if old is not path else None,
-                                  changes)
+                # one Path per route, one dict probe per table in the common cases
+                # (a new key; the same source replacing its path), the rest in _add
+                self._loops.announce(family, fam_in, loc, cands, source, announced, attrs,
+                                     next_hop, changes, self._add)
         return changes
 
     def _announce_with_policy(self, family, fam_in, loc, cands, source, announced, attrs,
@@ -182,7 +191,7 @@ class Rib:
         if stale:
             stale.difference_update(announced)
         for r in announced:
-            path = policy(source, family, Path(r, attrs, source, next_hop))
+            path = policy(source, family, self._loops.Path(r, attrs, source, next_hop))
             if path is None:
                 old = fam_in.pop(r, None)
                 if old is not None:
@@ -193,6 +202,7 @@ class Rib:
             self._add(family, loc, cands, r, path, old, changes)
 
     def _add(self, family, loc, cands, r, path, old, changes) -> None:
+        BestPathChanged = self._loops.BestPathChanged
         cur = loc.get(r)
         if cur is None:
             loc[r] = path
@@ -214,6 +224,7 @@ class Rib:
             changes.append(BestPathChanged(family, r, "changed", cur, best))
 
     def _remove(self, family, loc, cands, r, old, changes) -> None:
+        BestPathChanged = self._loops.BestPathChanged
         lst = cands.get(r)
         if lst is None:
             if loc.get(r) is old:
