@@ -108,9 +108,13 @@ class _Input:
         if self.error is not None:
             raise self.error
         parts, want = [], n
+        # A decompressor's read that meets damage loses what it decompressed in that
+        # call: small read1() calls keep the bytes before the damage.
+        read, piece = (self.f.read1, io.DEFAULT_BUFFER_SIZE) if self.compressed \
+            else (self.f.read, n)
         while want > 0:
             try:
-                chunk = self.f.read(want)
+                chunk = read(min(want, piece))
             except EOFError:  # compressed stream cut short: same as a truncated file
                 self.cut_short = True
                 break
