@@ -1,5 +1,5 @@
 """Build script: the package metadata lives in pyproject.toml; this file only
-declares the Cython twin of the codec.
+declares the Cython twins (the codec, and the pcap record walk).
 
 BGPEVPN_NO_EXTENSIONS=1 builds the pure-Python package on purpose.  Otherwise
 a failure to compile the extension fails the build with a message saying so
@@ -13,7 +13,9 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYX = os.path.join("bgpevpn", "_wire_c.pyx")
+# The C twins: the codec, and the record walk of bgpevpn.pcap.
+EXTENSIONS = {"bgpevpn._wire_c": os.path.join("bgpevpn", "_wire_c.pyx"),
+              "bgpevpn._pcap_c": os.path.join("bgpevpn", "_pcap_c.pyx")}
 
 
 def _flag(name):
@@ -40,9 +42,10 @@ if not _flag("BGPEVPN_NO_EXTENSIONS"):
     from setuptools import Extension
 
     ext_modules = cythonize(
-        [Extension("bgpevpn._wire_c", [PYX],
+        [Extension(name, [pyx],
                    extra_compile_args=shlex.split(os.environ.get("BGPEVPN_CFLAGS", "")),
-                   extra_link_args=shlex.split(os.environ.get("BGPEVPN_LDFLAGS", "")))],
+                   extra_link_args=shlex.split(os.environ.get("BGPEVPN_LDFLAGS", "")))
+         for name, pyx in EXTENSIONS.items()],
         compiler_directives={"language_level": "3"},
     )
 

@@ -14,10 +14,12 @@ Nothing here trusts the capture: every length is checked against the bytes at
 hand, every loop advances, and a file that cannot be read raises ``CaptureError``.
 
 Speed: the records are read at offsets in a buffer (the whole capture when it is
-given as bytes). A record walk (``_PyWalker``) goes over the packets that only append
+given as bytes). A record walk (``_PyWalker``, or its C twin
+``bgpevpn._pcap_c.Walker`` when built) goes over the packets that only append
 the next bytes to a stream, or do nothing (pure ACKs, other ports, not TCP), and
 hands over their payloads joined; every other packet takes the general path,
-one ``Packet`` and ``_Segment`` at a time.
+one ``Packet`` and ``_Segment`` at a time. The standard library is enough: the
+C twin is optional.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
+
+from . import _impl
 
 __all__ = ["BgpCaptureReader", "CaptureError", "CapturedMessage", "Packet", "SkippedBytes",
            "StreamGap", "read_bgp_messages", "read_packets"]
@@ -422,7 +426,7 @@ class _Segment(NamedTuple):
 
 
 # The parsers below read the frame ``data[start:end]`` in place (``data`` may be the
-# whole capture) and return offsets into ``data``.
+# whole capture) and return offsets into ``data``; bgpevpn/_pcap_c.pyx mirrors them.
 
 _U16 = struct.Struct("!H")
 
@@ -799,6 +803,8 @@ class _PyWalker:
     number and time of the last packet walked, and the run: the stream key, the
     payloads joined, and for each packet of the run the end of its payload in
     ``data``, its time and its frame (key and data None without a run).
+    ``bgpevpn._pcap_c.Walker`` is the C twin, which may stop earlier (never later)
+    on records it leaves to the Python code.
     """
 
     IMPLEMENTATION = "py"
@@ -891,7 +897,7 @@ def reassemble_tcp(path_or_fileobj, ports, consumer_factory, gaps: list,
     ``seen_ports``, when given, collects the ports of every TCP segment.
 
     Runs of packets that only append to a stream are taken by the record walk
-    (``_Walker``); every other packet goes through
+    (``_Walker``: the C twin when built); every other packet goes through
     ``_Capture.next_packet``, ``_tcp_segment`` and ``_segment``.
     """
     ports = frozenset((ports,) if isinstance(ports, int) else ports)
@@ -998,4 +1004,13 @@ def read_bgp_messages(path_or_fileobj,
     yield from BgpCaptureReader(path_or_fileobj, ports)
 
 
-_Walker = _PyWalker
+# The record walk's twins, chosen as the codec's are (``bgpevpn._impl``).
+_CWalker = None
+if not _impl.NO_EXTENSIONS:
+    try:
+        from ._pcap_c import Walker as _CWalker  # type: ignore[no-redef]
+    except ImportError as exc:
+        if _impl.REQUIRE_EXTENSIONS:
+            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
+                              f"bgpevpn._pcap_c is not importable: {exc}") from exc
+_Walker = _CWalker if _CWalker is not None else _PyWalker
