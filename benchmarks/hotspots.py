@@ -387,7 +387,7 @@ def pcap(stream, msgs, routes, batches, do_profile):
         expect[flow.key] = flow.seq
         while True:
             pos = cap.pos
-            cap.pos, cap.frame, cap.last_time, key, data, ends, times, frames = walker.walk(
+            cap.pos, cap.frame, cap.last_time, key, data, *_ = walker.walk(
                 cap.buf, pos, cap.frame, cap.last_time, cap.fmt, expect, set())
             if key is not None:
                 runs += 1
@@ -395,11 +395,11 @@ def pcap(stream, msgs, routes, batches, do_profile):
             if cap.pos == pos and cap.next_packet() is None:
                 return runs
     for name, cls in walkers:
-        t, runs = best(lambda: walk_only(cls))
+        t, runs = best(lambda cls=cls: walk_only(cls))
         row(f"record walk, {name} twin ({runs} runs of <= 1 MiB; headers, payload join)", t, n)
     for name, cls in walkers:
         pcapmod._Walker = cls
-        t, msgs_ = best(lambda: list(BgpCaptureReader(raw)))
+        t, msgs_ = best(lambda: list(BgpCaptureReader(raw)))  # with pcapmod._Walker = cls
         row(f"BgpCaptureReader, {name} walk (records, IP/TCP, reassembly, framing)", t, n)
     pcapmod._Walker = _NoWalk
     t, _ = best(lambda: list(BgpCaptureReader(raw)))

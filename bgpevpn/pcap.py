@@ -277,12 +277,14 @@ class _Capture:
                 order = _section_byte_order(self.buf[self.pos + 8:self.pos + 12], offset)
             length = struct.unpack_from(order + "I", self.buf, self.pos + 4)[0]
             if length < _PCAPNG_MIN_LENGTH.get(btype, 12) or length % 4 or length > _MAX_RECORD:
-                raise CaptureError(f"pcapng block at byte offset {offset}: bad total length {length}")
+                raise CaptureError(f"pcapng block at byte offset {offset}: "
+                                   f"bad total length {length}")
             if not self.have(length):
                 return None
             block = self.buf[self.pos:self.pos + length]
             if struct.unpack_from(order + "I", block, length - 4)[0] != length:
-                raise CaptureError(f"pcapng block at byte offset {offset}: trailing length mismatch")
+                raise CaptureError(f"pcapng block at byte offset {offset}: "
+                                   "trailing length mismatch")
             self.pos += length
             if btype == _PCAPNG_SHB:
                 _check_section(block, order, offset)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import bz2
 import collections
+import glob
 import gzip
+import importlib
 import io
 import ipaddress
 import lzma
+import os
 import random
 import signal
 import struct
@@ -16,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bgpevpn import pcap as pcapmod
 from bgpevpn.pcap import (
     BgpCaptureReader,
     CapturedMessage,
@@ -779,13 +783,6 @@ def test_fuzz_synthetic_stream(data):
 # general path alone gives: the same messages (times, frames), gaps, skipped bytes,
 # seen ports and errors.
 
-import glob  # noqa: E402
-import importlib  # noqa: E402
-import os  # noqa: E402
-
-from bgpevpn import pcap as pcapmod  # noqa: E402
-
-
 class _NoWalk:
     """A walk that takes no record: every packet goes the general path."""
 
@@ -821,8 +818,7 @@ def outcome(source, walker_class, monkeypatch, max_run=pcapmod._MAX_RUN, ports=(
     reader = BgpCaptureReader(source, ports)
     msgs, error = [], None
     try:
-        for m in reader:
-            msgs.append(m)
+        msgs.extend(reader)
     except CaptureError as exc:
         error = str(exc)
     return msgs, reader.gaps, reader.skipped, reader.seen_ports, error
@@ -848,8 +844,9 @@ def random_capture(seed: int) -> bytes:
         if rng.random() < 0.8:
             ops += [a.syn(), b.syn()]
         for f, other, n in ((a, b, rng.randint(1, 12)), (b, a, rng.randint(0, 3))):
-            stream = b"".join(rng.choice([KEEPALIVE, update(rng.randrange(23, 3000), i), b"\xff" * 7,
-                                          b"junk", update(rng.randrange(23, 300), i)])
+            pieces = [KEEPALIVE, b"\xff" * 7, b"junk"]
+            stream = b"".join(rng.choice([*pieces, update(rng.randrange(23, 3000), i),
+                                          update(rng.randrange(23, 300), i)])
                               for _ in range(n))
             mine = []
             for off in range(rng.choice([0, 0, 0, mss]), len(stream), mss):
@@ -889,8 +886,8 @@ def random_capture(seed: int) -> bytes:
         frames = [f[:rng.randrange(40, len(f) + 1)] if rng.random() < 0.05 else f for f in frames]
     kind = rng.choice(["pcap", "pcap>", "nanos", "ng", "ng>", "ng2"])
     if not kind.startswith("ng"):
-        return pcap([(1_700_000_000 + i // 3, rng.randrange(10**6), f) for i, f in enumerate(frames)],
-                    linktype, ">" if kind == "pcap>" else "<", kind == "nanos")
+        stamped = [(1_700_000_000 + i // 3, rng.randrange(10**6), f) for i, f in enumerate(frames)]
+        return pcap(stamped, linktype, ">" if kind == "pcap>" else "<", kind == "nanos")
     o = ">" if kind == "ng>" else "<"
     interfaces = idb(o, linktype, tsresol=rng.choice([None, 6, 9, 0x8A]),
                      tsoffset=rng.choice([None, 100])) + (idb(o, linktype, tsresol=3)
@@ -1035,6 +1032,5 @@ def test_packets_before_damaged_compressed_data_still_come_out():
     packets = []
     with pytest.raises(CaptureError, match="corrupt compressed data after byte offset "
                                            f"{len(raw)}.*of the decompressed data"):
-        for packet in read_packets(io.BytesIO(bytes(packed))):
-            packets.append(packet)
+        packets.extend(read_packets(io.BytesIO(bytes(packed))))
     assert len(packets) == 2001
