@@ -1,5 +1,6 @@
 """Build script: the package metadata lives in pyproject.toml; this file only
-declares the Cython twins: the codec's and the RIB's update loops.
+declares the Cython twins: the codec, the RIB's update loops and the pcap
+record walk.
 
 BGPEVPN_NO_EXTENSIONS=1 builds the pure-Python package on purpose.  Otherwise
 a failure to compile the extension fails the build with a message saying so
@@ -13,8 +14,10 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYX = os.path.join("bgpevpn", "_wire_c.pyx")
-RIB_PYX = os.path.join("bgpevpn", "rib", "_update_c.pyx")
+# The C twins: the codec, the RIB's update loops, the record walk of bgpevpn.pcap.
+EXTENSIONS = {"bgpevpn._wire_c": os.path.join("bgpevpn", "_wire_c.pyx"),
+              "bgpevpn.rib._update_c": os.path.join("bgpevpn", "rib", "_update_c.pyx"),
+              "bgpevpn._pcap_c": os.path.join("bgpevpn", "_pcap_c.pyx")}
 
 
 def _flag(name):
@@ -43,10 +46,8 @@ if not _flag("BGPEVPN_NO_EXTENSIONS"):
     cflags = shlex.split(os.environ.get("BGPEVPN_CFLAGS", ""))
     ldflags = shlex.split(os.environ.get("BGPEVPN_LDFLAGS", ""))
     ext_modules = cythonize(
-        [Extension("bgpevpn._wire_c", [PYX], extra_compile_args=cflags,
-                   extra_link_args=ldflags),
-         Extension("bgpevpn.rib._update_c", [RIB_PYX], extra_compile_args=cflags,
-                   extra_link_args=ldflags)],
+        [Extension(name, [pyx], extra_compile_args=cflags, extra_link_args=ldflags)
+         for name, pyx in EXTENSIONS.items()],
         compiler_directives={"language_level": "3"},
     )
 

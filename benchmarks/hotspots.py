@@ -319,6 +319,16 @@ def reflect(stream, msgs, routes, batches, do_profile):
 
 # --- pcap ----------------------------------------------------------------------------------
 
+class _NoWalk:
+    """A record walk that takes no record (bgpevpn.pcap: every packet the general path)."""
+
+    def __init__(self, ports, max_run=0):
+        pass
+
+    def walk(self, buf, pos, frame, last_time, fmt, expect, seen_ports):
+        return pos, frame, last_time, None, None, [], [], []
+
+
 def count_by_class(dec, msg):
     """Decoder._count_routes with one Counter(map(type, routes)) per list and
     the summary key computed once per route class (same counts)."""
@@ -357,22 +367,44 @@ def pcap(stream, msgs, routes, batches, do_profile):
     row("bgpevpn decode --summary (cli.main, C twin)", t, n)
     t, _ = best(lambda: baseline.pcap_walk(raw))
     row("baseline: pcap_walk (records, headers, payload join)", t, n)
-    t, _ = best(lambda: sum(1 for _ in read_packets(io.BytesIO(raw))))
-    row("pcap.read_packets (records only)", t, n)
+    t, _ = best(lambda: sum(1 for _ in read_packets(raw)))
+    row("pcap.read_packets (records only, a Packet each)", t, n)
     from bgpevpn import pcap as pcapmod
-    packets = list(read_packets(io.BytesIO(raw)))
+    packets = list(read_packets(raw))
     t, segs = best(lambda: [pcapmod._tcp_segment(p.linktype, p.data) for p in packets])
-    row(f"pcap._tcp_segment for each of the {len(packets):,} packets", t, n)
-    eps = [(s.key[0], s.sport) for s in segs if s is not None] * 2
-    t, _ = best(lambda: [pcapmod._endpoint(a, p) for a, p in eps])
-    row("of which: pcap._endpoint (2 per packet: ipaddress formatting)", t, n)
-    cache = {}
-    t, _ = best(lambda: [cache.get((a, p)) or cache.setdefault((a, p), pcapmod._endpoint(a, p))
-                         for a, p in eps])
-    row("prototype: _endpoint through a dict cache", t, n)
-    t, cap = best(lambda: list(BgpCaptureReader(io.BytesIO(raw))))
-    row("BgpCaptureReader (records, IP/TCP, reassembly, framing)", t, n)
-    t, _ = best(lambda: [c.decode_message(m.data, stream.ctx) for m in cap])
+    row(f"pcap._tcp_segment for each of the {len(packets):,} packets (the general path)", t, n)
+    walkers = [("C", pcapmod._CWalker)] if pcapmod._CWalker else []
+    walkers.append(("Python", pcapmod._PyWalker))
+
+    def walk_only(cls):
+        """The record walk over the whole capture, as reassemble_tcp drives it (runs
+        handed to nothing; the few other packets through next_packet)."""
+        cap = pcapmod._Capture(raw, None)
+        cap.start()
+        walker, expect, runs = cls((179,)), {}, 0
+        flow = next(s for s in segs if s is not None and s.payload)
+        expect[flow.key] = flow.seq
+        while True:
+            pos = cap.pos
+            cap.pos, cap.frame, cap.last_time, key, data, *_ = walker.walk(
+                cap.buf, pos, cap.frame, cap.last_time, cap.fmt, expect, set())
+            if key is not None:
+                runs += 1
+                expect[key] = (expect[key] + len(data)) & 0xFFFFFFFF
+            if cap.pos == pos and cap.next_packet() is None:
+                return runs
+    for name, cls in walkers:
+        t, runs = best(lambda cls=cls: walk_only(cls))
+        row(f"record walk, {name} twin ({runs} runs of <= 1 MiB; headers, payload join)", t, n)
+    for name, cls in walkers:
+        pcapmod._Walker = cls
+        t, msgs_ = best(lambda: list(BgpCaptureReader(raw)))  # with pcapmod._Walker = cls
+        row(f"BgpCaptureReader, {name} walk (records, IP/TCP, reassembly, framing)", t, n)
+    pcapmod._Walker = _NoWalk
+    t, _ = best(lambda: list(BgpCaptureReader(raw)))
+    row("BgpCaptureReader without the walk (every packet the general path)", t, n)
+    pcapmod._Walker = walkers[0][1]
+    t, _ = best(lambda: [c.decode_message(m.data, stream.ctx) for m in msgs_])
     row("C decode_message per captured message (results kept)", t, n)
     from bgpevpn import capture
     from bgpevpn.bmp import DEFAULT_PORTS

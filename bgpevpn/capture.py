@@ -187,7 +187,7 @@ def read_stream(data: bytes) -> Iterator[Item]:
 def read_pcap(data: bytes, ports=(179,), bmp_ports=None) -> Iterator[Item]:
     """BGP sessions on ``ports``, then BMP sessions on ``bmp_ports``."""
     from .pcap import BgpCaptureReader, CaptureError
-    reader = BgpCaptureReader(io.BytesIO(data), ports=tuple(ports))
+    reader = BgpCaptureReader(data, ports=tuple(ports))   # records read in place
     flows = FlowContexts()
     any_item = False
     try:
@@ -214,7 +214,7 @@ def read_bmp(data: bytes, ports) -> Iterator[Item]:
     messages (decoded with each monitored peer's context), the rest as records."""
     from .bmp import BmpCaptureReader, RouteMonitoring
     from .pcap import CaptureError
-    reader = BmpCaptureReader(io.BytesIO(data), ports=tuple(ports))
+    reader = BmpCaptureReader(data, ports=tuple(ports))
     try:
         for entry in reader:
             t, desc, msg = entry[0], entry[1], entry[2]

@@ -12,9 +12,18 @@ Layers, bottom up:
 
 Nothing here trusts the capture: every length is checked against the bytes at
 hand, every loop advances, and a file that cannot be read raises ``CaptureError``.
+
+Speed: the records are read at offsets in a buffer (the whole capture when it is
+given as bytes). A record walk (``_PyWalker``, or its C twin
+``bgpevpn._pcap_c.Walker`` when built) goes over the packets that only append
+the next bytes to a stream, or do nothing (pure ACKs, other ports, not TCP), and
+hands over their payloads joined; every other packet takes the general path,
+one ``Packet`` and ``_Segment`` at a time. The standard library is enough: the
+C twin is optional.
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import contextlib
 import functools
@@ -28,6 +37,8 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
+
+from . import _impl
 
 __all__ = ["BgpCaptureReader", "CaptureError", "CapturedMessage", "Packet", "SkippedBytes",
            "StreamGap", "read_bgp_messages", "read_packets"]
@@ -90,21 +101,36 @@ class _Input:
     def __init__(self, f: BinaryIO, compressed: bool):
         self.f, self.compressed, self.offset = f, compressed, 0
         self.cut_short = False  # the compressed stream ended before its end marker
+        self.error: CaptureError | None = None  # raised once the bytes before it are used
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes; fewer only at the end of the (possibly truncated) file."""
+        """Up to ``n`` bytes; fewer only at the end of the (possibly truncated) file.
+
+        Damaged compressed data raises ``CaptureError``, after the bytes decompressed
+        before the damage were returned.
+        """
+        if self.error is not None:
+            raise self.error
         parts, want = [], n
+        # A decompressor's read that meets damage loses what it decompressed in that
+        # call: small read1() calls keep the bytes before the damage.
+        read, piece = (self.f.read1, io.DEFAULT_BUFFER_SIZE) if self.compressed \
+            else (self.f.read, n)
         while want > 0:
             try:
-                chunk = self.f.read(want)
+                chunk = read(min(want, piece))
             except EOFError:  # compressed stream cut short: same as a truncated file
                 self.cut_short = True
                 break
             except (OSError, lzma.LZMAError, zlib.error) as exc:
                 if not self.compressed:
                     raise
-                raise CaptureError(f"corrupt compressed data after byte offset "
-                                   f"{self.offset}: {exc}") from exc
+                self.error = CaptureError(f"corrupt compressed data after byte offset "
+                                          f"{self.offset + n - want}: {exc}")
+                self.error.__cause__ = exc
+                if not parts:
+                    raise self.error from exc
+                break
             if not chunk:
                 break
             parts.append(chunk)
@@ -139,58 +165,175 @@ def _open(source, stack: contextlib.ExitStack) -> _Input:
     return _Input(f, False)
 
 
+# Bytes read from a file at a time; the walk of the records goes over this buffer.
+_CHUNK = 1 << 20
+
+
+class _Capture:
+    """The records of one pcap or pcapng capture, read at offsets in a buffer.
+
+    ``buf[pos:]`` are the bytes not used yet and ``base`` the capture offset of
+    ``buf[0]``. A capture given as (uncompressed) bytes is the buffer; otherwise
+    the buffer is refilled from the (decompressed) input ``_CHUNK`` bytes at a time.
+    ``fmt`` says what the record walk needs: ``(0, big_endian, units, linktype)``
+    for pcap, ``(1, big_endian, interfaces)`` for the current pcapng section.
+    """
+
+    def __init__(self, source, stack: contextlib.ExitStack):
+        self.buf, self.inp = b"", None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            if data.startswith(tuple(magic for magic, _ in _COMPRESSORS)):
+                self.inp = _open(io.BytesIO(data), stack)
+            else:
+                self.buf = data
+        else:
+            self.inp = _open(source, stack)
+        self.pos = self.base = 0
+        self.frame, self.last_time = 0, 0.0
+        self.fmt: tuple = ()
+        self.order, self.interfaces = "<", []
+
+    @property
+    def compressed(self) -> bool:
+        return self.inp is not None and self.inp.compressed
+
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def have(self, n: int) -> bool:
+        """Whether ``n`` bytes are at hand from ``pos``, reading more if need be."""
+        avail = len(self.buf) - self.pos
+        if avail >= n:
+            return True
+        if self.inp is None:
+            return False
+        more = self.inp.read(max(n - avail, _CHUNK))
+        if more:
+            self.buf = self.buf[self.pos:] + more
+            self.base += self.pos
+            self.pos = 0
+        return len(self.buf) - self.pos >= n
+
+    def start(self) -> bool:
+        """Read the file header; False for a file that ends inside it."""
+        if not self.have(4):
+            if self.inp is not None and self.inp.cut_short:
+                return False
+            raise CaptureError(f"not a capture: file ends at byte offset {len(self.buf)}")
+        head = self.buf[:4]
+        if struct.unpack_from("<I", head)[0] == _PCAPNG_SHB:
+            self.fmt = (1, False, ())  # the section header block is read as the first block
+            return True
+        if not any(struct.unpack_from(o + "I", head)[0] in _PCAP_UNITS for o in "<>"):
+            raise CaptureError(f"unknown file magic {head.hex()} at byte offset 0")
+        # Classic pcap (draft-ietf-opsawg-pcap §4-5): 24-byte file header, 16-byte records.
+        order = "<" if struct.unpack_from("<I", head)[0] in _PCAP_UNITS else ">"
+        units = _PCAP_UNITS[struct.unpack_from(order + "I", head)[0]]
+        if not self.have(24):
+            return False
+        major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(
+            order + "HHiIII", self.buf, 4)
+        if major != 2:
+            raise CaptureError(f"pcap version {major} at byte offset 4 is not 2")
+        self.pos = 24
+        self.order = order
+        # upper bits of the LinkType field carry the FCS length (§4)
+        self.fmt = (0, order == ">", units, network & 0xFFFF)
+        return True
+
+    def next_packet(self) -> Packet | None:
+        """The next packet record; None at the end of the capture (or where it is cut)."""
+        return self._pcap_record() if self.fmt[0] == 0 else self._pcapng_packet()
+
+    def _pcap_record(self) -> Packet | None:
+        offset = self.offset()
+        if not self.have(16):
+            return None
+        sec, frac, caplen, _origlen = struct.unpack_from(self.order + "IIII", self.buf, self.pos)
+        if caplen > _MAX_RECORD:
+            raise CaptureError(f"pcap record at byte offset {offset}: captured length {caplen}")
+        if not self.have(16 + caplen):
+            return None
+        at = self.pos + 16
+        data = self.buf[at:at + caplen]
+        self.pos = at + caplen
+        self.frame += 1
+        _, _, units, linktype = self.fmt
+        self.last_time = time = sec + frac / units
+        return Packet(time, self.frame, linktype, data)
+
+    def _pcapng_packet(self) -> Packet | None:
+        """pcapng (draft-ietf-opsawg-pcapng §3-4): a sequence of typed, length-framed blocks."""
+        while True:
+            offset = self.offset()
+            if not self.have(8):
+                return None
+            order = self.order
+            btype = struct.unpack_from(order + "I", self.buf, self.pos)[0]
+            if btype == _PCAPNG_SHB:  # the palindromic type reads the same in both orders
+                if not self.have(12):
+                    return None
+                order = _section_byte_order(self.buf[self.pos + 8:self.pos + 12], offset)
+            length = struct.unpack_from(order + "I", self.buf, self.pos + 4)[0]
+            if length < _PCAPNG_MIN_LENGTH.get(btype, 12) or length % 4 or length > _MAX_RECORD:
+                raise CaptureError(f"pcapng block at byte offset {offset}: "
+                                   f"bad total length {length}")
+            if not self.have(length):
+                return None
+            block = self.buf[self.pos:self.pos + length]
+            if struct.unpack_from(order + "I", block, length - 4)[0] != length:
+                raise CaptureError(f"pcapng block at byte offset {offset}: "
+                                   "trailing length mismatch")
+            self.pos += length
+            if btype == _PCAPNG_SHB:
+                _check_section(block, order, offset)
+                self.order = order
+                self.interfaces = []  # interface ids are numbered per section (§4.2)
+            elif btype == 1:
+                self.interfaces.append(_parse_idb(block, order))
+            elif btype in (2, 3, 6):
+                packet = _parse_packet_block(btype, block, order, self.interfaces, offset)
+                self.frame += 1
+                time = self.last_time if packet[0] is None else packet[0]
+                self.last_time = time
+                return Packet(time, self.frame, packet[1], packet[2])
+            else:
+                continue
+            self.fmt = (1, order == ">", tuple(self.interfaces))
+
+    def errors(self) -> contextlib.AbstractContextManager:
+        """Say in the message of a ``CaptureError`` when its offset is of decompressed data."""
+        return _decompressed_offsets(self)
+
+
+@contextlib.contextmanager
+def _decompressed_offsets(cap: _Capture):
+    try:
+        yield
+    except CaptureError as exc:
+        if cap.compressed:
+            raise CaptureError(f"{exc} (of the decompressed data)") from None
+        raise
+
+
 def read_packets(path_or_fileobj) -> Iterator[Packet]:
     """Yield every packet record of a pcap or pcapng file (compressed or not).
 
+    ``path_or_fileobj`` is a path, a binary file object or the bytes of the file.
     A truncated file ends the iteration quietly after the last whole record; a file
     that is not a capture, or whose structure is corrupt, raises ``CaptureError``.
     """
     with contextlib.ExitStack() as stack:
-        inp = _open(path_or_fileobj, stack)
-        try:
-            head = inp.read(4)
-            if len(head) < 4:
-                if inp.cut_short:
+        cap = _Capture(path_or_fileobj, stack)
+        with cap.errors():
+            if not cap.start():
+                return
+            while True:
+                packet = cap.next_packet()
+                if packet is None:
                     return
-                raise CaptureError(f"not a capture: file ends at byte offset {len(head)}")
-            if struct.unpack_from("<I", head)[0] == _PCAPNG_SHB:
-                yield from _read_pcapng(inp, head)
-            elif any(struct.unpack_from(o + "I", head)[0] in _PCAP_UNITS for o in "<>"):
-                yield from _read_pcap(inp, head)
-            else:
-                raise CaptureError(f"unknown file magic {head.hex()} at byte offset 0")
-        except CaptureError as exc:
-            if inp.compressed:
-                raise CaptureError(f"{exc} (of the decompressed data)") from None
-            raise
-
-
-def _read_pcap(inp: _Input, magic: bytes) -> Iterator[Packet]:
-    """Classic pcap (draft-ietf-opsawg-pcap §4-5): 24-byte file header, 16-byte records."""
-    order = "<" if struct.unpack_from("<I", magic)[0] in _PCAP_UNITS else ">"
-    units = _PCAP_UNITS[struct.unpack_from(order + "I", magic)[0]]
-    header = magic + inp.read(20)
-    if len(header) < 24:
-        return
-    major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(
-        order + "HHiIII", header, 4)
-    if major != 2:
-        raise CaptureError(f"pcap version {major} at byte offset 4 is not 2")
-    linktype = network & 0xFFFF  # upper bits carry the FCS length (§4, LinkType field)
-    frame = 0
-    while True:
-        offset = inp.offset
-        record = inp.read(16)
-        if len(record) < 16:
-            return
-        sec, frac, caplen, _origlen = struct.unpack_from(order + "IIII", record)
-        if caplen > _MAX_RECORD:
-            raise CaptureError(f"pcap record at byte offset {offset}: captured length {caplen}")
-        data = inp.read(caplen)
-        if len(data) < caplen:
-            return
-        frame += 1
-        yield Packet(sec + frac / units, frame, linktype, data)
+                yield packet
 
 
 class _Interface(NamedTuple):
@@ -198,44 +341,6 @@ class _Interface(NamedTuple):
     snaplen: int
     units: int       # timestamp ticks per second (if_tsresol)
     ts_offset: int   # seconds added to every timestamp (if_tsoffset)
-
-
-def _read_pcapng(inp: _Input, magic: bytes) -> Iterator[Packet]:
-    """pcapng (draft-ietf-opsawg-pcapng §3-4): a sequence of typed, length-framed blocks."""
-    order, interfaces, frame, last_time = "<", [], 0, 0.0
-    head = magic  # the first block's type was read to recognise the format
-    while True:
-        offset = inp.offset - len(head)
-        head += inp.read(8 - len(head))
-        if len(head) < 8:
-            return
-        btype = struct.unpack_from(order + "I", head)[0]
-        if btype == _PCAPNG_SHB:  # the palindromic type reads the same in both orders
-            bom = inp.read(4)
-            if len(bom) < 4:
-                return
-            order = _section_byte_order(bom, offset)
-            head += bom
-        length = struct.unpack_from(order + "I", head, 4)[0]
-        if length < _PCAPNG_MIN_LENGTH.get(btype, 12) or length % 4 or length > _MAX_RECORD:
-            raise CaptureError(f"pcapng block at byte offset {offset}: bad total length {length}")
-        block = head + inp.read(length - len(head))
-        if len(block) < length:
-            return
-        if struct.unpack_from(order + "I", block, length - 4)[0] != length:
-            raise CaptureError(f"pcapng block at byte offset {offset}: trailing length mismatch")
-        if btype == _PCAPNG_SHB:
-            _check_section(block, order, offset)
-            interfaces = []  # interface ids are numbered per section (§4.2)
-        elif btype == 1:
-            interfaces.append(_parse_idb(block, order))
-        elif btype in (2, 3, 6):
-            packet = _parse_packet_block(btype, block, order, interfaces, offset)
-            frame += 1
-            time = last_time if packet[0] is None else packet[0]
-            last_time = time
-            yield Packet(time, frame, packet[1], packet[2])
-        head = b""
 
 
 def _section_byte_order(bom: bytes, offset: int) -> str:
@@ -322,89 +427,118 @@ class _Segment(NamedTuple):
     lost: int  # bytes the IP length claims but the capture cut off (snaplen)
 
 
-def _after_ethertype(data: bytes, ethertype: int, pos: int) -> int | None:
+# The parsers below read the frame ``data[start:end]`` in place (``data`` may be the
+# whole capture) and return offsets into ``data``; bgpevpn/_pcap_c.pyx mirrors them.
+
+_U16 = struct.Struct("!H")
+
+
+def _after_ethertype(data: bytes, ethertype: int, pos: int, end: int) -> int | None:
     """Skip any number of 802.1Q / 802.1ad tags (each: TCI, then the inner EtherType)."""
-    while ethertype in _VLAN_TPIDS and pos + 4 <= len(data):
-        ethertype = struct.unpack_from("!H", data, pos + 2)[0]
+    while ethertype in _VLAN_TPIDS and pos + 4 <= end:
+        ethertype = _U16.unpack_from(data, pos + 2)[0]
         pos += 4
     return pos if ethertype in _IP_ETHERTYPES else None
 
 
-def _network_offset(linktype: int, data: bytes) -> int | None:
+def _network_offset(linktype: int, data: bytes, start: int, end: int) -> int | None:
     """Offset of the IP header in a frame of the given LINKTYPE, or None."""
-    n = len(data)
+    n = end - start
     if linktype == 1 and n >= 14:  # LINKTYPE_ETHERNET
-        return _after_ethertype(data, struct.unpack_from("!H", data, 12)[0], 14)
+        return _after_ethertype(data, _U16.unpack_from(data, start + 12)[0], start + 14, end)
     if linktype in (101, 228, 229):  # LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6
-        return 0
+        return start
     if linktype == 113 and n >= 16:  # LINKTYPE_LINUX_SLL: protocol type at 14
-        return _after_ethertype(data, struct.unpack_from("!H", data, 14)[0], 16)
+        return _after_ethertype(data, _U16.unpack_from(data, start + 14)[0], start + 16, end)
     if linktype == 276 and n >= 20:  # LINKTYPE_LINUX_SLL2: protocol type first
-        return _after_ethertype(data, struct.unpack_from("!H", data, 0)[0], 20)
+        return _after_ethertype(data, _U16.unpack_from(data, start)[0], start + 20, end)
     if linktype in (0, 108) and n >= 4:  # NULL (host order) and LOOP (network order)
-        family = struct.unpack_from("<I", data)[0]
+        family = struct.unpack_from("<I", data, start)[0]
         if family > 0xFFFF:  # written by a host of the other byte order
-            family = struct.unpack_from(">I", data)[0]
-        return 4 if family in _BSD_AF_INET else None
+            family = struct.unpack_from(">I", data, start)[0]
+        return start + 4 if family in _BSD_AF_INET else None
     if linktype in (9, 50) and n >= 4:  # LINKTYPE_PPP / PPP_HDLC: RFC 1662 framing optional
-        pos = 2 if data[0] == 0xFF and data[1] == 0x03 else 0
-        return pos + 2 if struct.unpack_from("!H", data, pos)[0] in _PPP_IP else None
-    if linktype == 178 and n >= 4 and data[:3] == b"MGC":  # LINKTYPE_JUNIPER_ETHER
-        return _juniper_ether(data)
+        pos = start + 2 if data[start] == 0xFF and data[start + 1] == 0x03 else start
+        return pos + 2 if _U16.unpack_from(data, pos)[0] in _PPP_IP else None
+    if linktype == 178 and n >= 4 and data[start:start + 3] == b"MGC":  # JUNIPER_ETHER
+        return _juniper_ether(data, start, end)
     return None
 
 
-def _juniper_ether(data: bytes) -> int | None:
+def _juniper_ether(data: bytes, start: int, end: int) -> int | None:
     """Juniper's pseudo-header: "MGC", flags, optional TLV extension, then Ethernet."""
-    flags, pos = data[3], 4
+    flags, pos = data[start + 3], start + 4
     if flags & 0x80:  # extension TLVs, preceded by their 16-bit total length
-        if len(data) < 6:
+        if end - start < 6:
             return None
-        pos += 2 + struct.unpack_from("!H", data, 4)[0]
+        pos += 2 + _U16.unpack_from(data, start + 4)[0]
     if flags & 0x02:  # no layer-2 header: a 4-byte field, then the IP packet
         return pos + 4
-    if pos + 14 > len(data):
+    if pos + 14 > end:
         return None
-    return _after_ethertype(data, struct.unpack_from("!H", data, pos + 12)[0], pos + 14)
+    return _after_ethertype(data, _U16.unpack_from(data, pos + 12)[0], pos + 14, end)
 
 
-def _ipv4(data: bytes, pos: int) -> tuple | None:
+def _ipv4(data: bytes, pos: int, end: int) -> tuple | None:
     """(src, dst, TCP offset, end, lost) of an IPv4 packet carrying TCP (RFC 791)."""
-    if pos + 20 > len(data):
+    if pos + 20 > end:
         return None
     ihl = (data[pos] & 0x0F) * 4
     total, frag, proto = struct.unpack_from("!H2xHxB", data, pos + 2)
     if ihl < 20 or proto != 6 or frag & 0x1FFF:  # non-first fragments carry no TCP header
         return None
-    claimed = pos + total if total >= ihl else len(data)  # 0 with TCP segmentation offload
-    end = min(claimed, len(data))
-    src, dst = data[pos + 12:pos + 16], data[pos + 16:pos + 20]
-    return src, dst, pos + ihl, end, claimed - end
+    claimed = pos + total if total >= ihl else end  # 0 with TCP segmentation offload
+    stop = min(claimed, end)
+    return data[pos + 12:pos + 16], data[pos + 16:pos + 20], pos + ihl, stop, claimed - stop
 
 
-def _ipv6(data: bytes, pos: int) -> tuple | None:
+def _ipv6(data: bytes, pos: int, end: int) -> tuple | None:
     """(src, dst, TCP offset, end, lost), walking extension headers (RFC 8200 §4)."""
-    if pos + 40 > len(data):
+    if pos + 40 > end:
         return None
     plen, nxt = struct.unpack_from("!HB", data, pos + 4)
-    claimed = pos + 40 + plen if plen else len(data)  # 0: jumbogram or offloaded segment
-    end = min(claimed, len(data))
-    src, dst = data[pos + 8:pos + 24], data[pos + 24:pos + 40]
+    claimed = pos + 40 + plen if plen else end  # 0: jumbogram or offloaded segment
+    stop = min(claimed, end)
     p = pos + 40
     while nxt != 6:
-        if p + 8 > end:
+        if p + 8 > stop:
             return None
         if nxt in (0, 43, 60):  # hop-by-hop, routing, destination options: 8-octet units
             nxt, p = data[p], p + (data[p + 1] + 1) * 8
         elif nxt == 44:  # fragment header: only the first fragment has the TCP header
-            if struct.unpack_from("!H", data, p + 2)[0] >> 3:
+            if _U16.unpack_from(data, p + 2)[0] >> 3:
                 return None
             nxt, p = data[p], p + 8
         elif nxt == 51:  # authentication header (RFC 4302): 4-octet units
             nxt, p = data[p], p + (data[p + 1] + 2) * 4
         else:
             return None
-    return src, dst, p, end, claimed - end
+    return data[pos + 8:pos + 24], data[pos + 24:pos + 40], p, stop, claimed - stop
+
+
+_TCP = struct.Struct("!HHIIH")
+
+
+def _tcp_header(linktype: int, data: bytes, start: int, end: int) -> tuple | None:
+    """Decode link layer, IP and TCP (RFC 9293 §3.1) of the frame ``data[start:end]``:
+    (src, dst, sport, dport, seq, ack, flags, payload start, payload end, lost),
+    or None for anything else."""
+    pos = _network_offset(linktype, data, start, end)
+    if pos is None or pos >= end:
+        return None
+    version = data[pos] >> 4
+    ip = _ipv4(data, pos, end) if version == 4 else _ipv6(data, pos, end) if version == 6 \
+        else None
+    if ip is None:
+        return None
+    src, dst, tcp, stop, lost = ip
+    if tcp + 20 > stop:
+        return None
+    sport, dport, seq, ack, off_flags = _TCP.unpack_from(data, tcp)
+    header = (off_flags >> 12) * 4
+    if header < 20 or tcp + header > stop:
+        return None
+    return src, dst, sport, dport, seq, ack, off_flags & 0x3F, tcp + header, stop, lost
 
 
 @functools.lru_cache(maxsize=4096)
@@ -416,23 +550,13 @@ def _endpoint(addr: bytes, port: int) -> str:
 
 
 def _tcp_segment(linktype: int, data: bytes) -> _Segment | None:
-    """Decode link layer, IP and TCP (RFC 9293 §3.1); None for anything else."""
-    pos = _network_offset(linktype, data)
-    if pos is None or pos >= len(data):
+    """The TCP segment in one frame (see ``_tcp_header``), or None."""
+    tcp = _tcp_header(linktype, data, 0, len(data))
+    if tcp is None:
         return None
-    version = data[pos] >> 4
-    ip = _ipv4(data, pos) if version == 4 else _ipv6(data, pos) if version == 6 else None
-    if ip is None:
-        return None
-    src, dst, tcp, end, lost = ip
-    if tcp + 20 > end:
-        return None
-    sport, dport, seq, ack, off_flags = struct.unpack_from("!HHIIH", data, tcp)
-    header = (off_flags >> 12) * 4
-    if header < 20 or tcp + header > end:
-        return None
+    src, dst, sport, dport, seq, ack, flags, start, end, lost = tcp
     return _Segment((src, sport, dst, dport), _endpoint(src, sport), _endpoint(dst, dport),
-                    sport, dport, seq, ack, off_flags & 0x3F, data[tcp + header:end], lost)
+                    sport, dport, seq, ack, flags, data[start:end], lost)
 
 
 # --- TCP reassembly and BGP framing ----------------------------------------------------
@@ -453,11 +577,25 @@ class _Framer:
 
     def feed(self, data: bytes, time: float, frame: int) -> list[CapturedMessage]:
         """Append stream bytes; return the messages they complete, in stream order."""
-        self.buf += data
-        buf, pos, out = self.buf, 0, []
+        return self._frame(data, None, time, frame)
+
+    def feed_run(self, data: bytes, ends: list, times: list, frames: list) -> list:
+        """``feed`` for the payloads of consecutive packets joined: packet ``i``
+        ended at ``data[ends[i] - 1]`` and had ``times[i]`` and ``frames[i]``."""
+        return self._frame(data, ends, times, frames)
+
+    def _frame(self, data: bytes, ends, times, frames) -> list[CapturedMessage]:
+        """Messages completed by ``data``, each credited to the packet of its last byte."""
+        if self.buf:
+            buf = self.buf
+            buf += data
+        else:
+            buf = data  # nothing held back: frame the new bytes where they are
+        before, pos, out = len(buf) - len(data), 0, []
+        src, dst = self.src, self.dst
         while True:
             if not self.synced:
-                found = self._find_marker(pos)
+                found = self._find_marker(buf, pos)
                 if found is None:
                     pos = max(pos, len(buf) - (_HEADER - 1))  # may hold a marker's start
                     break
@@ -465,23 +603,31 @@ class _Framer:
                 pos, self.synced = found, True
             if len(buf) - pos < _HEADER:
                 break
-            length = struct.unpack_from("!H", buf, pos + 16)[0]
+            length = _U16.unpack_from(buf, pos + 16)[0]
             if not buf.startswith(_MARKER, pos) or length < _HEADER:
                 self._lose_sync(pos, "invalid BGP header")
                 pos += 1
                 continue
             if len(buf) - pos < length:
                 break
-            message = bytes(buf[pos:pos + length])
-            out.append(CapturedMessage(time, self.src, self.dst, message, frame))
-            pos += length
-        del buf[:pos]
+            end = pos + length
+            message = buf[pos:end] if buf is data else bytes(buf[pos:end])
+            if ends is None:
+                out.append(CapturedMessage(times, src, dst, message, frames))
+            else:
+                i = bisect.bisect_left(ends, end - before)
+                out.append(CapturedMessage(times[i], src, dst, message, frames[i]))
+            pos = end
+        if buf is data:
+            self.buf = bytearray(data[pos:])
+        else:
+            del buf[:pos]
         self.buf_offset += pos
         return out
 
-    def _find_marker(self, pos: int) -> int | None:
+    @staticmethod
+    def _find_marker(buf, pos: int) -> int | None:
         """Next position with a marker, a length >= 19 and a known type (1-5) after it."""
-        buf = self.buf
         while True:
             found = buf.find(_MARKER, pos)
             if found < 0 or len(buf) - found < _HEADER:
@@ -564,6 +710,25 @@ class _Stream:
             out += self._skip_holes(self.pending[0][0])
         return out
 
+    def add_run(self, data: bytes, ends: list, times: list, frames: list) -> list:
+        """Take the payloads of in-order segments, joined (``_Framer.feed_run``), when
+        they start at the next expected byte and nothing waits in the heap."""
+        feed_run = getattr(self.framer, "feed_run", None)
+        if feed_run is not None:
+            out = feed_run(data, ends, times, frames)
+        else:
+            out, start = [], 0
+            for end, time, frame in zip(ends, times, frames):
+                out += self.framer.feed(data[start:end], time, frame)
+                start = end
+        self.offset += len(data)
+        return out
+
+    def expected(self) -> int:
+        """The sequence number of the next byte when the next in-order segment would be
+        delivered at once (nothing waiting in the heap), else -1 (see ``walk``)."""
+        return -1 if self.pending else (self.base + self.offset) & _MASK32
+
     def acked(self, ack: int) -> list:
         """The receiver acknowledged up to ``ack``: holes below it will never be captured."""
         return self._skip_holes(self._unwrap(ack)) if self.pending else []
@@ -611,6 +776,115 @@ class _Stream:
         return out
 
 
+# --- the record walk: packets that need no more than appending to a stream ------------
+
+# Payload bytes joined into one run at most (a run is handed over, then the walk goes on).
+_MAX_RUN = 1 << 20
+
+
+class _PyWalker:
+    """Walk the records of a capture buffer while every packet is one that
+    ``reassemble_tcp`` would only append to a stream, and join those payloads.
+
+    ``walk(buf, pos, frame, last_time, fmt, expect, seen_ports)`` starts at the
+    record at ``buf[pos]`` (``fmt`` as ``_Capture.fmt``; ``frame`` and
+    ``last_time`` those of the record before) and goes on while each record is
+    whole, well formed and a packet that
+
+    * carries no TCP segment, or one on none of the ports (its ports still go to
+      ``seen_ports``, a set or None), or
+    * is a segment on the ports without SYN, FIN, RST or bytes cut off by the
+      snaplen, whose ACK (if set) is for a stream with nothing waiting
+      (``expect`` maps each stream key to ``_Stream.expected()``), and whose
+      payload, if any, is the next in order of the stream that has
+      ``expect[key] == seq``; all payloads must be of one stream.
+
+    It stops before any other record (``_Capture.next_packet`` and ``_segment``
+    take it) and after ``max_run`` payload bytes. It returns ``(pos, frame,
+    last_time, key, data, ends, times, frames)``: where it stopped, the frame
+    number and time of the last packet walked, and the run: the stream key, the
+    payloads joined, and for each packet of the run the end of its payload in
+    ``data``, its time and its frame (key and data None without a run).
+    ``bgpevpn._pcap_c.Walker`` is the C twin, which may stop earlier (never later)
+    on records it leaves to the Python code.
+    """
+
+    IMPLEMENTATION = "py"
+
+    def __init__(self, ports: Iterable[int], max_run: int = _MAX_RUN):
+        self.ports, self.max_run = frozenset(ports), max_run
+
+    def walk(self, buf: bytes, pos: int, frame: int, last_time: float, fmt: tuple,
+             expect: dict, seen_ports: set | None) -> tuple:
+        ports, max_run, end = self.ports, self.max_run, len(buf)
+        key, seq_next, total = None, 0, 0
+        pieces: list = []
+        ends: list = []
+        times: list = []
+        frames: list = []
+        if fmt[0] == 0:
+            _, big, units, linktype = fmt
+        else:
+            big, interfaces = fmt[1], fmt[2]
+        order = ">" if big else "<"
+        record, block, u32 = (struct.Struct(order + f) for f in ("IIII", "IIIIII", "I"))
+        while True:
+            if fmt[0] == 0:
+                if end - pos < 16:
+                    break
+                sec, frac, caplen, _ = record.unpack_from(buf, pos)
+                if caplen > _MAX_RECORD or end - pos - 16 < caplen:
+                    break
+                start = pos + 16
+                stop = nxt = start + caplen
+                time = sec + frac / units
+            else:  # an Enhanced Packet Block of the current section (§4.3)
+                if end - pos < 32:
+                    break
+                btype, length, iface_id, hi, lo, caplen = block.unpack_from(buf, pos)
+                if btype != 6 or length < 32 or length % 4 or length > _MAX_RECORD \
+                        or end - pos < length or iface_id >= len(interfaces):
+                    break
+                if u32.unpack_from(buf, pos + length - 4)[0] != length \
+                        or 28 + caplen > length - 4:
+                    break
+                iface = interfaces[iface_id]
+                seconds, rest = divmod((hi << 32) | lo, iface.units)
+                time = iface.ts_offset + seconds + rest / iface.units
+                linktype = iface.linktype
+                start = pos + 28
+                stop, nxt = start + caplen, pos + length
+            tcp = _tcp_header(linktype, buf, start, stop)
+            if tcp is not None:
+                src, dst, sport, dport, seq, _ack, flags, at, to, lost = tcp
+                if seen_ports is not None:
+                    seen_ports.add(sport)
+                    seen_ports.add(dport)
+                if sport in ports or dport in ports:
+                    if flags & (_SYN | _FIN | _RST) or lost:
+                        break
+                    if flags & _ACK and expect.get((dst, dport, src, sport)) == -1:
+                        break
+                    if to > at:
+                        if key is None:
+                            if expect.get((src, sport, dst, dport), -1) != seq:
+                                break
+                            key = (src, sport, dst, dport)
+                        elif seq != seq_next or key != (src, sport, dst, dport):
+                            break
+                        pieces.append(buf[at:to])
+                        total += to - at
+                        seq_next = (seq + to - at) & _MASK32
+                        ends.append(total)
+                        times.append(time)
+                        frames.append(frame + 1)
+            frame, last_time, pos = frame + 1, time, nxt
+            if total >= max_run:
+                break
+        data = b"".join(pieces) if key is not None else None
+        return pos, frame, last_time, key, data, ends, times, frames
+
+
 def reassemble_tcp(path_or_fileobj, ports, consumer_factory, gaps: list,
                    frame_of=lambda item: item.frame, seen_ports: set | None = None) -> Iterator:
     """Reassemble every TCP direction touching ``ports`` and yield, in packet
@@ -619,21 +893,53 @@ def reassemble_tcp(path_or_fileobj, ports, consumer_factory, gaps: list,
     ``consumer_factory(src, dst, mid_stream)`` makes the consumer of one
     direction of one connection (``mid_stream``: no SYN was seen); a consumer
     has ``feed(data, time, frame) -> list``, ``jump(nbytes)`` (bytes never
-    captured) and ``stop(reason) -> list``.  Lost stream bytes go to ``gaps``.
+    captured) and ``stop(reason) -> list``, and may have ``feed_run`` (see
+    ``_Framer``).  Lost stream bytes go to ``gaps``.
     Items finished at the end of the capture come last, ordered by ``frame_of``.
     ``seen_ports``, when given, collects the ports of every TCP segment.
+
+    Runs of packets that only append to a stream are taken by the record walk
+    (``_Walker``: the C twin when built); every other packet goes through
+    ``_Capture.next_packet``, ``_tcp_segment`` and ``_segment``.
     """
     ports = frozenset((ports,) if isinstance(ports, int) else ports)
     streams: dict[tuple, _Stream] = {}
-    for packet in read_packets(path_or_fileobj):
-        seg = _tcp_segment(packet.linktype, packet.data)
-        if seg is None:
-            continue
-        if seen_ports is not None:
-            seen_ports.add(seg.sport)
-            seen_ports.add(seg.dport)
-        if seg.sport in ports or seg.dport in ports:
-            yield from _segment(streams, seg, packet.time, packet.frame, consumer_factory, gaps)
+    expect: dict[tuple, int] = {}   # stream key -> _Stream.expected()
+    with contextlib.ExitStack() as stack:
+        cap = _Capture(path_or_fileobj, stack)
+        with cap.errors():
+            if not cap.start():
+                return
+            walk = _Walker(ports, _MAX_RUN).walk
+            while True:
+                pos = cap.pos
+                cap.pos, cap.frame, cap.last_time, key, data, ends, times, frames = walk(
+                    cap.buf, pos, cap.frame, cap.last_time, cap.fmt, expect, seen_ports)
+                if key is not None:
+                    stream = streams[key]
+                    out = stream.add_run(data, ends, times, frames)
+                    expect[key] = stream.expected()
+                    yield from out
+                if cap.pos != pos:
+                    continue
+                packet = cap.next_packet()
+                if packet is None:
+                    break
+                seg = _tcp_segment(packet.linktype, packet.data)
+                if seg is None:
+                    continue
+                if seen_ports is not None:
+                    seen_ports.add(seg.sport)
+                    seen_ports.add(seg.dport)
+                if seg.sport in ports or seg.dport in ports:
+                    out = _segment(streams, seg, packet.time, packet.frame, consumer_factory,
+                                   gaps)
+                    src, sport, dst, dport = seg.key
+                    for k in (seg.key, (dst, dport, src, sport)):
+                        stream = streams.get(k)
+                        if stream is not None:
+                            expect[k] = stream.expected()
+                    yield from out
     leftovers = []
     for stream in streams.values():
         leftovers += stream.finish("truncated at end of capture")
@@ -673,7 +979,8 @@ class BgpCaptureReader:
     a packet; see ``_Stream`` for holes that never fill). Each direction of each TCP
     connection on one of ``ports`` is reassembled on its own; stream bytes that were
     never captured are listed in ``gaps`` and bytes that could not be framed as BGP
-    are listed in ``skipped``. ``path`` may also be a binary file object.
+    are listed in ``skipped``. ``path`` may also be a binary file object, or the
+    capture's bytes (read in place, without a copy).
     """
 
     def __init__(self, path, ports: Iterable[int] | int = (179,)):
@@ -697,3 +1004,15 @@ def read_bgp_messages(path_or_fileobj,
                       ports: Iterable[int] | int = (179,)) -> Iterator[CapturedMessage]:
     """Yield every whole BGP message in a capture (see ``BgpCaptureReader``)."""
     yield from BgpCaptureReader(path_or_fileobj, ports)
+
+
+# The record walk's twins, chosen as the codec's are (``bgpevpn._impl``).
+_CWalker = None
+if not _impl.NO_EXTENSIONS:
+    try:
+        from ._pcap_c import Walker as _CWalker  # type: ignore[no-redef]
+    except ImportError as exc:
+        if _impl.REQUIRE_EXTENSIONS:
+            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
+                              f"bgpevpn._pcap_c is not importable: {exc}") from exc
+_Walker = _CWalker if _CWalker is not None else _PyWalker

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import bz2
 import collections
+import glob
 import gzip
+import importlib
 import io
 import ipaddress
 import lzma
+import os
 import random
 import signal
 import struct
@@ -16,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bgpevpn import pcap as pcapmod
 from bgpevpn.pcap import (
     BgpCaptureReader,
     CapturedMessage,
@@ -769,3 +773,264 @@ def test_fuzz_synthetic_stream(data):
         assert [m.data for m in msgs] == [M1, M2, M3, M4] * 3 and reader.gaps == []
         assert accounted == len(stream)
     assert accounted <= len(stream)  # a lost final segment leaves no trace
+
+
+# --- the record walk and its twins --------------------------------------------------
+#
+# reassemble_tcp hands runs of packets that only append to a stream to a record walk
+# (bgpevpn.pcap._PyWalker, or its C twin bgpevpn._pcap_c.Walker); every other packet
+# takes the general path. Each twin, with runs of any size, must give what the
+# general path alone gives: the same messages (times, frames), gaps, skipped bytes,
+# seen ports and errors.
+
+class _NoWalk:
+    """A walk that takes no record: every packet goes the general path."""
+
+    def __init__(self, ports, max_run=0):
+        pass
+
+    def walk(self, buf, pos, frame, last_time, fmt, expect, seen_ports):
+        return pos, frame, last_time, None, None, [], [], []
+
+
+def _c_walker():
+    """bgpevpn._pcap_c.Walker; the test fails when the module was built but does not
+    import, and is skipped when it was never built."""
+    built = glob.glob(os.path.join(os.path.dirname(pcapmod.__file__), "_pcap_c*.so")) \
+        + glob.glob(os.path.join(os.path.dirname(pcapmod.__file__), "_pcap_c*.pyd"))
+    try:
+        return importlib.import_module("bgpevpn._pcap_c").Walker
+    except ImportError as exc:
+        if built:
+            pytest.fail(f"bgpevpn._pcap_c was built but does not import: {exc!r}")
+        pytest.skip("the C twin bgpevpn._pcap_c was never built")
+
+
+@pytest.fixture(params=["py", "c"])
+def walker(request):
+    return pcapmod._PyWalker if request.param == "py" else _c_walker()
+
+
+def outcome(source, walker_class, monkeypatch, max_run=pcapmod._MAX_RUN, ports=(179,)):
+    """Everything a BgpCaptureReader gives, read with the given walk."""
+    monkeypatch.setattr(pcapmod, "_Walker", walker_class)
+    monkeypatch.setattr(pcapmod, "_MAX_RUN", max_run)
+    reader = BgpCaptureReader(source, ports)
+    msgs, error = [], None
+    try:
+        msgs.extend(reader)
+    except CaptureError as exc:
+        error = str(exc)
+    return msgs, reader.gaps, reader.skipped, reader.seen_ports, error
+
+
+def random_capture(seed: int) -> bytes:
+    """A capture of 1-3 connections with random segment sizes, losses, duplicates,
+    overlaps, reordering, ACKs, FIN/RST, snaplen cuts, link types and containers."""
+    rng = random.Random(seed)
+    v6 = rng.random() < 0.3
+    frames = []
+    for i in range(rng.randint(1, 3)):
+        if v6:
+            a = Flow("2001:db8::1", "2001:db8::2", 40000 + i, 179, isn=rng.randrange(2**32),
+                     ext=(HOP_BY_HOP,) if rng.random() < 0.3 else ())
+            b = Flow("2001:db8::2", "2001:db8::1", 179, 40000 + i, isn=rng.randrange(2**32))
+        else:
+            a = Flow("192.0.2.1", f"192.0.2.{2 + i}", 40000 + i, rng.choice([179, 179, 1790]),
+                     isn=rng.randrange(2**32))
+            b = Flow(a.dst, a.src, a.dport, a.sport, isn=rng.randrange(2**32))
+        mss = rng.choice([7, 100, 536, 1448, 1448])
+        ops = []
+        if rng.random() < 0.8:
+            ops += [a.syn(), b.syn()]
+        for f, other, n in ((a, b, rng.randint(1, 12)), (b, a, rng.randint(0, 3))):
+            pieces = [KEEPALIVE, b"\xff" * 7, b"junk"]
+            stream = b"".join(rng.choice([*pieces, update(rng.randrange(23, 3000), i),
+                                          update(rng.randrange(23, 300), i)])
+                              for _ in range(n))
+            mine = []
+            for off in range(rng.choice([0, 0, 0, mss]), len(stream), mss):
+                data, r = stream[off:off + mss], rng.random()
+                if r < 0.03:
+                    continue  # lost
+                mine.append(f.seg(off, data))
+                if r < 0.08:
+                    mine.append(f.seg(off, data))  # retransmitted
+                if r < 0.1 and len(data) > 2:
+                    mine.append(f.seg(off + 1, data[1:len(data) // 2]))  # overlapping
+                if r > 0.6:  # the receiver's ACK
+                    mine.append(other.ip(struct.pack(
+                        "!HHIIBBHHH", other.sport, other.dport, (other.isn + 1) & 0xFFFFFFFF,
+                        (f.isn + 1 + off + len(data)) & 0xFFFFFFFF, 5 << 4, ACK, 65535, 0, 0)))
+            for _ in range(int(len(mine) * rng.choice([0, 0, 0.05, 0.2]))):
+                x, y = rng.randrange(len(mine)), rng.randrange(len(mine))
+                mine[x], mine[y] = mine[y], mine[x]
+            if rng.random() < 0.2:
+                mine.append(f.seg(len(stream), b"", ACK | FIN))
+            if rng.random() < 0.05:
+                mine.insert(rng.randrange(len(mine) + 1), f.seg(0, b"reset", RST))
+            ops.append(mine)
+        first, second = ops.pop(), ops.pop()
+        first.reverse()
+        second.reverse()
+        while first or second:
+            ops.append((second if second and (not first or rng.random() < 0.8) else first).pop())
+        frames += ops
+    for _ in range(rng.randint(0, 3)):
+        frames.insert(rng.randrange(len(frames) + 1),
+                      ipv4("198.51.100.1", "198.51.100.2", tcp(5, 6, 1, b"xx")))
+    wrap, linktype = rng.choice([(ether, 1), (lambda ip: ether(ip, ((0x8100, 7),)), 1),
+                                 (sll, 113), (sll2, 276), (lambda ip: ip, 101)])
+    frames = [wrap(ip) for ip in frames]
+    if rng.random() < 0.1:  # snaplen
+        frames = [f[:rng.randrange(40, len(f) + 1)] if rng.random() < 0.05 else f for f in frames]
+    kind = rng.choice(["pcap", "pcap>", "nanos", "ng", "ng>", "ng2"])
+    if not kind.startswith("ng"):
+        stamped = [(1_700_000_000 + i // 3, rng.randrange(10**6), f) for i, f in enumerate(frames)]
+        return pcap(stamped, linktype, ">" if kind == "pcap>" else "<", kind == "nanos")
+    o = ">" if kind == "ng>" else "<"
+    interfaces = idb(o, linktype, tsresol=rng.choice([None, 6, 9, 0x8A]),
+                     tsoffset=rng.choice([None, 100])) + (idb(o, linktype, tsresol=3)
+                                                          if kind == "ng2" else b"")
+    out = [shb(o), interfaces]
+    for i, f in enumerate(frames):
+        r = rng.random()
+        out.append(spb(o, f) if r < 0.05 else old_pb(o, 0, i * 1000, f) if r < 0.08 else
+                   epb(o, rng.randrange(2) if kind == "ng2" else 0, (1_700_000_000 + i) * 10**6, f))
+        if rng.random() < 0.01:
+            out += [shb(o), interfaces]
+    return b"".join(out)
+
+
+def _real_captures():
+    return sorted(p for p in capture_dir().iterdir()
+                  if p.suffix in (".pcap", ".pcapng", ".gz", ".bz2", ".xz")
+                  and not p.name.startswith("mrt-"))
+
+
+@pytest.mark.parametrize("path", _real_captures(), ids=lambda p: p.name)
+def test_walk_twins_match_the_general_path_on_real_captures(path, walker, monkeypatch):
+    data = path.read_bytes()
+    rng = random.Random(path.name)
+    for source in [data, *mutations(data, rng, 2)]:
+        for ports in ((179, 1790, 5000), (179,)):
+            expected = outcome(source, _NoWalk, monkeypatch, ports=ports)
+            for max_run in (1, 100, pcapmod._MAX_RUN):
+                assert outcome(source, walker, monkeypatch, max_run, ports) == expected
+        assert outcome(io.BytesIO(source), walker, monkeypatch) == expected
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_walk_twins_match_the_general_path_on_random_captures(seed, walker, monkeypatch):
+    data = random_capture(seed)
+    rng = random.Random(seed)
+    for source in (data, *mutations(data, rng, 1)):
+        expected = outcome(source, _NoWalk, monkeypatch)
+        for max_run in (1, 50, pcapmod._MAX_RUN):
+            assert outcome(source, walker, monkeypatch, max_run) == expected
+        assert outcome(io.BytesIO(source), walker, monkeypatch) == expected
+    assert outcome(io.BytesIO(gzip.compress(data)), walker, monkeypatch) == \
+        outcome(data, _NoWalk, monkeypatch)
+
+
+def test_walk_twins_return_the_same_runs(monkeypatch):
+    """Replay every walk the Python twin did on the C twin: same results."""
+    c_walker = _c_walker()
+    calls = []
+
+    class Recording(pcapmod._PyWalker):
+        def walk(self, buf, pos, frame, last_time, fmt, expect, seen_ports):
+            result = super().walk(buf, pos, frame, last_time, fmt, expect, set())
+            calls.append((self.ports, self.max_run, (buf, pos, frame, last_time, fmt,
+                                                     dict(expect)), result))
+            if seen_ports is not None:
+                super().walk(buf, pos, frame, last_time, fmt, expect, seen_ports)
+            return result
+
+    for seed in range(30):
+        outcome(random_capture(seed), Recording, monkeypatch, max_run=3000)
+    for path in _real_captures():
+        outcome(path.read_bytes(), Recording, monkeypatch)
+    assert sum(r[3] is not None for *_, r in calls) > 100  # runs were walked
+    for ports, max_run, args, result in calls:
+        seen = set()
+        assert c_walker(ports, max_run).walk(*args, seen) == result
+
+
+def test_walk_takes_in_order_runs_and_ignores_pure_acks(walker):
+    f, back = Flow(), Flow("192.0.2.2", "192.0.2.1", 179, 40000, isn=5000)
+    stream = M1 + M2 + M3
+    pure_ack = back.ip(tcp(179, 40000, 5001, flags=ACK))
+    frames = [f.syn(), back.syn()] + [ip for off, chunk in segments(stream, [10, 50, 100])
+                                      for ip in (f.seg(off, chunk), pure_ack)]
+    data = pcap([ether(ip) for ip in frames])
+    cap = pcapmod._Capture(data, None)
+    assert cap.start()
+    f_key = (bytes([192, 0, 2, 1]), 40000, bytes([192, 0, 2, 2]), 179)
+    back_key = (bytes([192, 0, 2, 2]), 179, bytes([192, 0, 2, 1]), 40000)
+    expect = {f_key: 1001, back_key: 5001}  # what the SYNs left: stream key -> next seq
+    # the SYNs are for the general path: the walk stops before them
+    assert walker((179,)).walk(cap.buf, cap.pos, 0, 0.0, cap.fmt, expect, None)[:2] == (24, 0)
+    second_syn_end = 24 + 2 * 16 + len(ether(f.syn())) + len(ether(back.syn()))
+    seen = set()
+    pos, frame, _, key, run, ends, times, frames_ = walker((179,)).walk(
+        cap.buf, second_syn_end, 2, 0.0, cap.fmt, expect, seen)
+    assert (pos, frame, key, run) == (len(data), 10, f_key, stream)
+    assert ends == [10, 50, 100, len(stream)] and frames_ == [3, 5, 7, 9]
+    assert times == [1_700_000_002.0, 1_700_000_004.0, 1_700_000_006.0, 1_700_000_008.0]
+    assert seen == {179, 40000}
+    # a run stops at max_run bytes, out-of-order data, or a stream with segments waiting
+    assert walker((179,), 40).walk(cap.buf, second_syn_end, 2, 0.0, cap.fmt, expect,
+                                   None)[5] == [10, 50]
+    assert walker((179,)).walk(cap.buf, second_syn_end, 2, 0.0, cap.fmt,
+                               {**expect, f_key: 1002}, None)[:2] == (second_syn_end, 2)
+    waiting = {**expect, back_key: -1}
+    assert walker((179,)).walk(cap.buf, second_syn_end, 2, 0.0, cap.fmt, waiting,
+                               None)[:2] == (second_syn_end, 2)  # the data carries an ACK
+    # other ports: every packet is walked, nothing is run
+    assert walker((1790,)).walk(cap.buf, 24, 0, 0.0, cap.fmt, {}, None)[1:5:3] == (10, None)
+
+
+def test_c_walk_leaves_exotic_pcapng_timestamps_to_python(monkeypatch):
+    """Resolutions past 2**53 ticks/s and offsets past 2**61 s are read by the
+    Python code (exact integers); the results stay the same."""
+    f = Flow()
+    frames = [ether(f.syn()), ether(f.seg(0, M1)), ether(f.seg(len(M1), M2))]
+    for tsresol, tsoffset in ((0x80 | 100, None), (30, None), (6, 1 << 62), (0, -(1 << 62))):
+        data = shb("<") + idb("<", 1, tsresol=tsresol, tsoffset=tsoffset) + b"".join(
+            epb("<", 0, (1 << 63) + i * 999_999_937, frame) for i, frame in enumerate(frames))
+        expected = outcome(data, _NoWalk, monkeypatch)
+        assert [m.data for m in expected[0]] == [M1, M2]
+        assert outcome(data, _c_walker(), monkeypatch) == expected
+        assert outcome(data, pcapmod._PyWalker, monkeypatch) == expected
+
+
+def test_ports_compare_as_python_does(walker, monkeypatch):
+    data = two_segment_capture(ether)
+    expected = outcome(data, _NoWalk, monkeypatch, ports=(179.0, "x"))
+    assert [m.data for m in expected[0]] == [M1, M2]
+    assert outcome(data, walker, monkeypatch, ports=(179.0, "x")) == expected
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_capture_given_as_bytes(kind, tmp_path):
+    raw = two_segment_capture(ether)
+    path = tmp_path / "capture.pcap"
+    path.write_bytes(raw)
+    from_file = list(read_bgp_messages(path))
+    assert [m.data for m in from_file] == [M1, M2]
+    assert list(read_bgp_messages(kind(raw))) == from_file
+    assert list(read_bgp_messages(gzip.compress(raw))) == from_file
+    assert list(read_packets(kind(raw))) == list(read_packets(path))
+
+
+def test_packets_before_damaged_compressed_data_still_come_out():
+    f = Flow()
+    raw = pcap([ether(f.syn())] + [ether(f.seg(0, M1))] * 2000)
+    packed = bytearray(gzip.compress(raw))
+    packed[-6] ^= 0xFF  # the CRC-32 trailer: found only at the end
+    packets = []
+    with pytest.raises(CaptureError, match="corrupt compressed data after byte offset "
+                                           f"{len(raw)}.*of the decompressed data"):
+        packets.extend(read_packets(io.BytesIO(bytes(packed))))
+    assert len(packets) == 2001
