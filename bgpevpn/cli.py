@@ -471,6 +471,8 @@ def cmd_vtep(args) -> int:
             return EXIT_UNUSABLE
         if args.keep_state:
             cfg["evpn"]["keep_state"] = True
+        if args.rt:
+            cfg["evpn"]["rt"] = args.rt
         logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("pyroute2").setLevel(logging.WARNING)   # one line per netlink message
@@ -583,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--socket", help="status socket of a running agent")
     v.add_argument("--vni", type=int, action="append", help="status: only this VNI (repeatable)")
     v.add_argument("--json", action="store_true", help="JSON output")
+    v.add_argument("--rt", choices=("frr", "rfc8365"),
+                   help="auto route targets: AS:VNI like FRR, or RFC 8365 §5.1.2.1 "
+                   "(overrides [evpn] rt)")
     v.add_argument("--keep-state", action="store_true",
                    help="on stop, keep kernel entries and routes (graceful restart)")
     v.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))

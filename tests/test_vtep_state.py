@@ -1206,3 +1206,21 @@ def test_cli_bad_config_exits_2_with_the_message(tmp_path, text, message, action
 def test_cli_missing_config_file_exits_2(tmp_path):
     r = _cli("vtep", "--config", str(tmp_path / "none.toml"))
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_vni_pinned_to_a_device_and_bridge_by_name():
+    """[[vnis]] device / bridge: the VNI is served only on that device, in that bridge."""
+    cfg = validate_config(base_cfg(vnis=[{"vni": 100, "device": "vxlan100", "bridge": "other"}]))
+    s = VtepState(cfg["bgp"]["asn"], cfg["bgp"]["router_id"], cfg["bgp"]["source"],
+                  vni_config=cfg["vnis"], advertise_all=False)
+    for link in links():
+        s.set_link(link)
+    assert s.vnis == {}
+    cfg = validate_config(base_cfg(vnis=[{"vni": 100, "device": "vxlan100"}]))
+    s = VtepState(cfg["bgp"]["asn"], cfg["bgp"]["router_id"], cfg["bgp"]["source"],
+                  vni_config=cfg["vnis"], advertise_all=False)
+    for link in links():
+        s.set_link(link)
+    assert list(s.vnis) == [100]
+    with pytest.raises(ConfigError, match="device must be an interface name"):
+        validate_config(base_cfg(vnis=[{"vni": 100, "device": 7}]))

@@ -27,6 +27,7 @@
     [[vnis]]                       # per VNI settings, or VNIs to serve without advertise_all_vni
     vni = 100
     device = "vxlan100"            # default: the VXLAN device with this VNI
+    bridge = "bv100"               # default: the bridge that device is in
     rd = "203.0.113.3:100"         # default: router-id:index, like FRR
     route_targets = ["65000:100"]  # import and export (default: auto)
     import_rts = ["65000:100"]     # or each on its own
@@ -133,6 +134,9 @@ def validate_config(cfg: dict) -> dict:
         seen.add(vni)
         where = f"[[vnis]] {vni}"
         _flag(v, where, "arp_suppression")
+        for k in ("device", "bridge"):
+            if k in v and not (isinstance(v[k], str) and v[k]):
+                raise ConfigError(f"{where}: {k} must be an interface name")
         if "rd" in v:
             try:
                 RouteDistinguisher(v["rd"])

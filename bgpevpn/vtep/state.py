@@ -137,9 +137,14 @@ class VtepState:
         self._refresh_vnis()
 
     def _wanted(self, link) -> bool:
-        return (link.kind == "vxlan" and link.vni is not None and link.up and link.master
+        if not (link.kind == "vxlan" and link.vni is not None and link.up and link.master
                 and link.master in self.links
-                and (self.advertise_all or link.vni in self.vni_config))
+                and (self.advertise_all or link.vni in self.vni_config)):
+            return False
+        cfg = self.vni_config.get(link.vni, {})
+        # a VNI pinned to a device / bridge by name is served only there
+        return cfg.get("device", link.name) == link.name and \
+            cfg.get("bridge", self.links[link.master].name) == self.links[link.master].name
 
     def _refresh_vnis(self) -> None:
         now = {}
