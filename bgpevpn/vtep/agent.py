@@ -136,6 +136,10 @@ class VtepAgent:
             src = self.sources.get(peer.address)
             if src is not None:
                 self.rib.flush_stale(src, event.family)
+        elif isinstance(event, ev.RouteRefreshReceived) and event.subtype == 0 \
+                and event.family == EVPN and peer.address in self.initialized:
+            # RFC 2918: advertise our routes again
+            self._write(peer, self._encode(list(self.state.advertised.items()), [])(peer))
 
     def _check_synced(self) -> None:
         if self.synced:
@@ -298,7 +302,13 @@ class VtepAgent:
         self._apply_vni_settings()
         fdb = await self.kernel.fdb()
         floods = self._load_state_file() if first else {}
-        seen = set()
+        if not first:
+            # what the dropped notifications would have removed: every entry
+            # recorded but absent from the dump
+            present = {(e.master, e.mac) for e in fdb if e.master}
+            for key, rec in list(self.state._bridge_fdb.items()):
+                if key not in present:
+                    self.state.fdb_entry(rec._replace(deleted=True))
         for e in fdb:
             v = self.state.vni_of_device(e.ifindex)
             if first and v is not None and not e.master and e.dst:
@@ -308,15 +318,13 @@ class VtepAgent:
                 elif e.extern_learn and e.flags & NTF_SELF:
                     self.state.hold("mac", (v.vni, e.mac), e.dst)
             self.state.fdb_entry(e)
-            if e.master and e.master in self.state.by_bridge:
-                seen.add((self.state.by_bridge[e.master], e.mac))
-        if not first:   # what the dropped notifications would have removed
-            for key in [k for k in self.state.local if k not in seen]:
-                port = self.state.local[key].port
-                self.state.fdb_entry(FdbEntry(port, key[1], None,
-                                              self.state.vnis[key[0]].bridge, 0, 0,
-                                              deleted=True))
-        for n in await self.kernel.neighbours():
+        neighbours = await self.kernel.neighbours()
+        if not first:
+            present = {(n.ifindex, n.ip) for n in neighbours}
+            for key, rec in list(self.state._bridge_neigh.items()):
+                if key not in present:
+                    self.state.neighbour(rec._replace(deleted=True))
+        for n in neighbours:
             vni = self.state.by_bridge.get(n.ifindex)
             if first and vni is not None and n.extern_learn and n.mac:
                 self.state.hold("neigh", (vni, n.ip), n.mac)
