@@ -1224,3 +1224,28 @@ def test_vni_pinned_to_a_device_and_bridge_by_name():
     assert list(s.vnis) == [100]
     with pytest.raises(ConfigError, match="device must be an interface name"):
         validate_config(base_cfg(vnis=[{"vni": 100, "device": 7}]))
+
+
+def test_agent_resync_after_lost_notifications():
+    """ENOBUFS (a Resync from the kernel layer): the agent reads everything
+    again; entries missing from the new dump are gone, new ones are there."""
+    from bgpevpn.vtep.agent import VtepAgent
+    from bgpevpn.vtep.kernel import Resync
+    cfg = validate_config(base_cfg())
+    kernel = FakeKernel(links(), [fdb(M1), fdb(M2)], [Resync("test: notifications lost")])
+    agent = VtepAgent(cfg, kernel=kernel)
+
+    async def go():
+        agent._ops = asyncio.Queue()
+        await agent._read_kernel(first=True)
+        assert {(100, M1), (100, M2)} <= set(agent.state.local)
+        kernel._fdb = [fdb(M1), fdb(M3)]       # M2 went, M3 came, nobody told us
+        await agent._watch_kernel()
+        await asyncio.sleep(0.05)
+        return agent
+
+    agent = asyncio.run(go())
+    assert set(agent.state.local) == {(100, M1), (100, M3)}
+    assert agent.counters["resyncs"] == 1
+    macs = sorted(str(r.mac) for r in agent.state.advertised if r.route_type == 2)
+    assert macs == sorted([M1, M3])
