@@ -13,9 +13,12 @@ the structure it belongs to (the comments name which), exactly as in
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.object cimport PyTypeObject
+from cpython.list cimport PyList_GET_SIZE
 from cpython cimport array
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
-from libc.string cimport memcpy, memcmp
+from libc.string cimport memcpy, memcmp, strlen
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 
 import gc as _gc
 import socket as _socket
@@ -23,7 +26,8 @@ import socket as _socket
 from . import _wire_py as _py
 from .attributes import (ClusterList, Communities, ExtCommunities, LocalPref, Med,
                          MpReachNlri, MpUnreachNlri, NextHop, Origin, OriginatorId,
-                         PmsiTunnel, UnknownAttribute, AsPath)
+                         PmsiTunnel, UnknownAttribute, AsPath, As4Path, AsPathSegment,
+                         AtomicAggregate, Otc, PmsiTunnelValue)
 from .attributes import Attributes as _Attributes
 from .columns import EvpnColumns, WITHDRAWN, NO_LABEL
 from .constants import ATTR_DEFAULT_FLAGS, AttrType, ErrorAction
@@ -69,6 +73,55 @@ cdef extern from *:
     """
     object new_packed "bgpevpn_new_packed"(PyTypeObject *t, const char *data, Py_ssize_t n)
 
+cdef extern from *:
+    """
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* Ask for transparent huge pages over the whole 2 MiB pages inside
+       [p, p + n): a column of a million rows is written once, front to back,
+       right after it is allocated, and first-touch faults of 4 KiB pages
+       cost more than the writes themselves (a hint only: nothing changes
+       where THP is off or the call fails). */
+    static void bgpevpn_advise_huge(void *p, size_t n) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        const size_t huge = (size_t)1 << 21;
+        uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+        uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)(huge - 1);
+        if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+    #else
+        (void)p; (void)n;
+    #endif
+    }
+    """
+    void advise_huge "bgpevpn_advise_huge"(void *p, size_t n) nogil
+
+cdef extern from *:
+    """
+    #if defined(_WIN32)
+    #include <ws2tcpip.h>
+    #else
+    #include <arpa/inet.h>
+    #endif
+    /* Borrowed looks into a list the caller holds (no Python code runs
+       while they are used). */
+    #define bgpevpn_item(l, i) PyList_GET_ITEM((l), (i))
+    #define bgpevpn_item_type(l, i) ((PyObject *)Py_TYPE(PyList_GET_ITEM((l), (i))))
+    #define bgpevpn_item_size(l, i) Py_SIZE(PyList_GET_ITEM((l), (i)))
+    #define bgpevpn_item_data(l, i) PyBytes_AS_STRING(PyList_GET_ITEM((l), (i)))
+    #if PY_VERSION_HEX < 0x030C0000
+    #define bgpevpn_is_ascii(o) (PyUnicode_READY(o) == 0 && PyUnicode_IS_ASCII(o))
+    #else
+    #define bgpevpn_is_ascii(o) PyUnicode_IS_ASCII(o)
+    #endif
+    """
+    int c_inet_pton "inet_pton"(int af, const char *src, void *dst) nogil
+    void *list_item "bgpevpn_item"(list l, Py_ssize_t i)
+    void *list_item_type "bgpevpn_item_type"(list l, Py_ssize_t i)
+    Py_ssize_t list_item_size "bgpevpn_item_size"(list l, Py_ssize_t i)
+    const char *list_item_data "bgpevpn_item_data"(list l, Py_ssize_t i)
+    bint is_ascii "bgpevpn_is_ascii"(str o)
+
 IMPLEMENTATION = "c"
 
 # --- shared with the Python twin (not hot) ---------------------------------------
@@ -80,10 +133,7 @@ encode_header = _py.encode_header
 encode_message = _py.encode_message
 encode_open_body = _py.encode_open_body
 encode_update_body = _py.encode_update_body
-encode_attribute = _py.encode_attribute
-encode_attribute_value = _py.encode_attribute_value
 end_of_rib = _py.end_of_rib
-next_hop_bytes = _py.next_hop_bytes
 ATTR_ERROR_ACTION = _py.ATTR_ERROR_ACTION
 FAMILY_IPV4_UNICAST = _py.FAMILY_IPV4_UNICAST
 FAMILY_IPV6_UNICAST = _py.FAMILY_IPV6_UNICAST
@@ -687,6 +737,96 @@ cdef class _Col:
         array.resize(self.arr, self.n)
         return self.arr
 
+    cdef void advise(self):
+        if self.arr.data.as_voidptr != NULL:
+            advise_huge(self.arr.data.as_voidptr, <size_t>len(self.arr) * self.arr.ob_descr.itemsize)
+
+
+cdef struct _Span:
+    int kind               # 0 MP_REACH, 1 MP_UNREACH
+    Py_ssize_t pos, end    # its EVPN NLRI
+
+
+cdef bytes _block_key(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, _Span *spans,
+                      int *nspans):
+    """The attribute block of the UPDATE body p[pos:end] as a cache key for
+    decode_columns: every attribute's octets, except that an EVPN
+    MP_REACH_NLRI / MP_UNREACH_NLRI keeps its flags, code and the octets
+    before its NLRI (AFI, SAFI, next hop, reserved) behind a 2-octet length
+    of its own; first octet: 1 when the MP_REACH carries routes (what the
+    missing-attribute check depends on).  Two UPDATEs with the same key
+    decode to the same attributes, errors included, as long as their NLRI
+    is valid.  The NLRI ranges go to spans (wire order).  None for an
+    UPDATE the cache leaves to the full decode: withdrawn routes or NLRI in
+    the classic fields, a header or length that does not fit, an MP
+    attribute of another family or too short to show its family and NLRI,
+    a repeated MP attribute."""
+    cdef Py_ssize_t a, aend, alen, vstart, vend, q, k = 1
+    cdef int flags, code, hdr, n = 0
+    cdef bint reach = False, unreach = False, announces = False
+    if end - pos < 4 or rd16(p + pos) != 0:
+        return None
+    alen = rd16(p + pos + 2)
+    a = pos + 4
+    aend = a + alen
+    if aend != end:
+        return None
+    cdef bytes key = PyBytes_FromStringAndSize(NULL, alen + 3)
+    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(key)
+    while a < aend:
+        if aend - a < 3:
+            return None
+        flags = p[a]
+        code = p[a + 1]
+        if flags & 0x10:
+            if aend - a < 4:
+                return None
+            vstart = a + 4
+            vend = vstart + rd16(p + a + 2)
+        else:
+            vstart = a + 3
+            vend = vstart + p[a + 2]
+        if vend > aend:
+            return None
+        if code == 14 or code == 15:
+            # vstart + 3 <= vend: AFI and SAFI lie inside the attribute
+            if vend - vstart < 3 or rd16(p + vstart) != 25 or p[vstart + 2] != 70:
+                return None
+            if code == 14:
+                if reach or vend - vstart < 5:
+                    return None
+                q = vstart + 5 + p[vstart + 3]     # past next hop and reserved octet
+                if q > vend:
+                    return None
+                reach = True
+                announces = q < vend
+                spans[n].kind = 0
+            else:
+                if unreach:
+                    return None
+                q = vstart + 3
+                unreach = True
+                spans[n].kind = 1
+            spans[n].pos = q
+            spans[n].end = vend
+            n += 1
+            # flags, code, 2-octet length, value up to the NLRI: at most one
+            # octet more than the attribute's own header and value
+            o[k] = flags
+            o[k + 1] = code
+            o[k + 2] = (q - vstart) >> 8
+            o[k + 3] = (q - vstart) & 0xFF
+            memcpy(o + k + 4, p + vstart, q - vstart)
+            k += 4 + q - vstart
+        else:
+            memcpy(o + k, p + a, vend - a)
+            k += vend - a
+        a = vend
+    o[0] = announces
+    nspans[0] = n
+    return key[:k]
+
+
 
 def decode_columns(data, context=None):
     """Decode a buffer of whole messages into ``EvpnColumns`` (see
@@ -705,10 +845,16 @@ def decode_columns(data, context=None):
     cdef dict interned = {}
     cdef dict messages = cols.messages
     cdef dict other = cols.other_routes
-    cdef Py_ssize_t start, end, mpos, mend, k, total = 0
-    cdef int index
+    cdef Py_ssize_t start, end, mpos, mend, k, total = 0, nr
+    cdef int index, nspans = 0, j
+    cdef _Span sp[2]
     cdef bint evpn_ap = FAMILY_EVPN in ctx.add_path
     cdef list spans, work = []
+    # attribute block (see _block_key) -> attribute-set index of its routes
+    # (-2 when it announces none), for blocks that decoded cleanly before in
+    # this call: the UPDATEs of one attribute set are decoded once
+    cdef dict blocks = {}
+    cdef bytes bkey
     # pass 1: decode every message (attributes, errors) and find the EVPN
     # NLRI ranges, validated and counted; pass 2 fills columns allocated once
     for start, end in frames:
@@ -720,6 +866,24 @@ def decode_columns(data, context=None):
             if mtype == 2:
                 work.append((None, start, end, msg))
             continue
+        bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
+        if bkey is not None:
+            cached = blocks.get(bkey)
+            if cached is not None:
+                # the same attributes as an earlier clean UPDATE: only the
+                # NLRI is left to validate (an error: decode it in full below)
+                try:
+                    for j in range(nspans):
+                        nr = _columns_check(buf, p, sp[j].pos, sp[j].end)
+                        if nr:
+                            work.append((<int>cached if sp[j].kind == 0 else WITHDRAWN,
+                                         sp[j].pos, sp[j].end, nr))
+                            total += nr
+                except BGPError:
+                    decode_frame(buf, start, end, ctx)
+                    raise
+                messages["UPDATE"] = messages.get("UPDATE", 0) + 1
+                continue
         spans = []
         try:
             upd = _decode_update(buf, p, start + HEADER_LEN, end, ctx, end - start, spans)
@@ -730,6 +894,7 @@ def decode_columns(data, context=None):
             raise
         messages["UPDATE"] = messages.get("UPDATE", 0) + 1
         attrs = upd.attributes
+        cached = -2
         for kind, mpos, mend, nh, nroutes in spans:
             if mpos >= mend:
                 continue
@@ -740,10 +905,13 @@ def decode_columns(data, context=None):
                     idx = interned[key] = len(cols.attribute_sets)
                     cols.attribute_sets.append((attrs, nh))
                 index = idx
+                cached = idx
             else:
                 index = WITHDRAWN
             work.append((index, mpos, mend, nroutes))
             total += <Py_ssize_t>nroutes
+        if bkey is not None:
+            blocks[bkey] = cached
         mp = attrs.mp_reach
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
             fam = (mp.afi, mp.safi)
@@ -757,6 +925,7 @@ def decode_columns(data, context=None):
             other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
     for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
         (<_Col>col).reserve(total)
+        (<_Col>col).advise()
     for item in work:
         if item[0] is None:
             _columns_from_update(cols, buf, item[1], item[2], item[3], interned, c_type, c_off,
@@ -935,6 +1104,265 @@ cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end
         (<_Col>col).n += n
 
 
+# --- encoding attributes -----------------------------------------------------------------
+# encode_attribute / encode_attribute_value / next_hop_bytes: the common
+# cases in C; anything else (another class, a value of another type or out of
+# range, which is where the errors are) through the Python twin's function,
+# so results and exceptions are its own.
+
+cdef int _AF_INET_C = _socket.AF_INET
+cdef int _AF_INET6_C = _socket.AF_INET6
+cdef object _py_encode_attribute = _py.encode_attribute
+cdef object _py_encode_attribute_value = _py.encode_attribute_value
+cdef object _py_next_hop_bytes = _py.next_hop_bytes
+
+
+cdef inline bint _uint(v, long long top):
+    """v is an int (not a bool or other subclass) in 0..top."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is not int:
+        return False
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    return overflow == 0 and 0 <= x <= top
+
+
+cdef inline bint _u8(v):
+    return _uint(v, 0xFF)
+
+
+cdef inline bint _u32(v):
+    return _uint(v, 0xFFFFFFFF)
+
+
+# the classes whose values are encoded here (pointer comparisons, no lookups)
+cdef type T_ORIGIN = Origin, T_AS_PATH = AsPath, T_AS4_PATH = As4Path, T_NEXT_HOP = NextHop
+cdef type T_MED = Med, T_LOCAL_PREF = LocalPref, T_EXT_COMMS = ExtCommunities
+cdef type T_PMSI = PmsiTunnel, T_COMMS = Communities, T_ORIGINATOR = OriginatorId
+cdef type T_ATOMIC = AtomicAggregate, T_OTC = Otc, T_UNKNOWN = UnknownAttribute
+cdef type T_PMSI_VALUE = PmsiTunnelValue, T_SEGMENT = AsPathSegment, T_EXT_COMM = ExtCommunity
+
+
+cdef inline void _put32(uint8_t *o, uint32_t v) noexcept:
+    o[0] = v >> 24
+    o[1] = (v >> 16) & 0xFF
+    o[2] = (v >> 8) & 0xFF
+    o[3] = v & 0xFF
+
+
+cdef bytes _ipv4_octets(v):
+    """socket.inet_pton(AF_INET, v) for a str it accepts, else None."""
+    cdef const char *c
+    cdef Py_ssize_t n
+    cdef uint8_t out[4]
+    if type(v) is not str or not is_ascii(<str>v):
+        return None
+    c = PyUnicode_AsUTF8AndSize(v, &n)
+    if <Py_ssize_t>strlen(c) != n or c_inet_pton(_AF_INET_C, c, out) != 1:
+        return None   # (an embedded NUL is an error in Python)
+    return PyBytes_FromStringAndSize(<char *>out, 4)
+
+
+cdef bytes _as_path_value(v, bint four):
+    """AS_PATH / AS4_PATH segments (see _wire_py.encode_attribute_value) when
+    every segment is (type octet, tuple of AS numbers that fit), else None."""
+    cdef Py_ssize_t size = 0, k, m, q = 0, c, i
+    cdef long long top = 0xFFFFFFFF if four else 0xFFFF
+    cdef uint8_t *o
+    if type(v) is not tuple:
+        return None
+    for seg in <tuple>v:
+        if (type(seg) is not T_SEGMENT and type(seg) is not tuple) or len(seg) != 2:
+            return None
+        stype, asns = seg
+        if not _u8(stype) or type(asns) is not tuple:
+            return None
+        m = len(<tuple>asns)
+        for a in <tuple>asns:
+            if not _uint(a, top):
+                return None
+        size += 2 * ((m + 254) // 255) + m * (4 if four else 2)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    o = <uint8_t *>PyBytes_AS_STRING(out)
+    for seg in <tuple>v:
+        stype, asns = seg
+        m = len(<tuple>asns)
+        k = 0
+        while k < m:
+            c = min(255, m - k)
+            o[q] = <int>stype
+            o[q + 1] = c
+            q += 2
+            for i in range(k, k + c):
+                a = (<tuple>asns)[i]
+                if four:
+                    _put32(o + q, <uint32_t>a)
+                    q += 4
+                else:
+                    o[q] = (<uint32_t>a) >> 8
+                    o[q + 1] = (<uint32_t>a) & 0xFF
+                    q += 2
+            k += c
+    return out
+
+
+cdef bytes _value_fast(attr, ctx):
+    """encode_attribute_value of the Python twin for the common attribute
+    classes with well-formed values; None to leave it to that function."""
+    cdef type t = type(attr)
+    cdef Py_ssize_t n, q
+    cdef uint8_t *o
+    cdef bytes out
+    if not (t is T_ORIGIN or t is T_AS_PATH or t is T_LOCAL_PREF or t is T_EXT_COMMS
+            or t is T_PMSI or t is T_NEXT_HOP or t is T_MED or t is T_AS4_PATH or t is T_COMMS
+            or t is T_ORIGINATOR or t is T_ATOMIC or t is T_OTC or t is T_UNKNOWN):
+        return None
+    raw = attr.raw
+    if raw is not None:
+        if type(raw) is not bytes:
+            return None
+        if t is T_AS_PATH:
+            # raw octets are for the AS size they were decoded with
+            fo = getattr(attr, "four_octet", None)
+            if type(fo) is not bool or fo is not ctx.four_octet_as:
+                return None
+        return raw
+    if t is T_UNKNOWN:
+        return None
+    v = attr.value
+    if t is T_ORIGIN:
+        if _u8(v):
+            out = PyBytes_FromStringAndSize(NULL, 1)
+            (<uint8_t *>PyBytes_AS_STRING(out))[0] = <int>v
+            return out
+        return None
+    if t is T_AS_PATH or t is T_AS4_PATH:
+        fo = ctx.four_octet_as
+        if type(fo) is not bool:
+            return None
+        return _as_path_value(v, fo or t is T_AS4_PATH)
+    if t is T_NEXT_HOP or t is T_ORIGINATOR:
+        return _ipv4_octets(v)
+    if t is T_MED or t is T_LOCAL_PREF or t is T_OTC:
+        if _u32(v):
+            out = PyBytes_FromStringAndSize(NULL, 4)
+            _put32(<uint8_t *>PyBytes_AS_STRING(out), <uint32_t>v)
+            return out
+        return None
+    if t is T_ATOMIC:
+        return b""
+    if t is T_EXT_COMMS:
+        if type(v) is not tuple:
+            return None
+        n = 0
+        for c in <tuple>v:
+            if type(c) is not T_EXT_COMM and type(c) is not bytes:
+                return None
+            n += PyBytes_GET_SIZE(c)
+        out = PyBytes_FromStringAndSize(NULL, n)
+        o = <uint8_t *>PyBytes_AS_STRING(out)
+        q = 0
+        for c in <tuple>v:
+            memcpy(o + q, PyBytes_AS_STRING(c), PyBytes_GET_SIZE(c))
+            q += PyBytes_GET_SIZE(c)
+        return out
+    if t is T_PMSI:
+        if type(v) is not T_PMSI_VALUE:
+            return None
+        fl, tt, label, tid = v
+        if not (_u8(fl) and _u8(tt) and _uint(label, 0xFFFFFF) and type(tid) is bytes):
+            return None
+        n = PyBytes_GET_SIZE(tid)
+        out = PyBytes_FromStringAndSize(NULL, 5 + n)
+        o = <uint8_t *>PyBytes_AS_STRING(out)
+        o[0] = <int>fl
+        o[1] = <int>tt
+        o[2] = (<uint32_t>label) >> 16
+        o[3] = ((<uint32_t>label) >> 8) & 0xFF
+        o[4] = (<uint32_t>label) & 0xFF
+        memcpy(o + 5, PyBytes_AS_STRING(tid), n)
+        return out
+    if t is T_COMMS:
+        if type(v) is not tuple and type(v) is not list:
+            return None
+        for c in v:
+            if not _u32(c):
+                return None
+        n = len(v)
+        out = PyBytes_FromStringAndSize(NULL, 4 * n)
+        o = <uint8_t *>PyBytes_AS_STRING(out)
+        for q in range(n):
+            _put32(o + 4 * q, <uint32_t>v[q])
+        return out
+    return None
+
+
+def encode_attribute_value(attr, ctx):
+    """The value octets (see ``_wire_py.encode_attribute_value``)."""
+    value = _value_fast(attr, ctx)
+    return value if value is not None else _py_encode_attribute_value(attr, ctx)
+
+
+def encode_attribute(attr, ctx):
+    """Flags, type, length, value (see ``_wire_py.encode_attribute``)."""
+    return _encode_attribute(attr, ctx)
+
+
+cdef bytes _encode_attribute(attr, ctx):
+    cdef bytes value = _value_fast(attr, ctx)
+    cdef Py_ssize_t n
+    cdef int fl, hdr
+    cdef uint8_t *o
+    if value is None:
+        return _py_encode_attribute(attr, ctx)
+    flags = attr.flags
+    code = attr.code
+    n = PyBytes_GET_SIZE(value)
+    if not (_u8(flags) and isinstance(code, int) and _uint(int(code), 0xFF) and n <= 0xFFFF):
+        return _py_encode_attribute(attr, ctx)
+    fl = flags
+    if n > 255:
+        fl |= 0x10
+    hdr = 4 if fl & 0x10 else 3
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, hdr + n)
+    o = <uint8_t *>PyBytes_AS_STRING(out)
+    o[0] = fl
+    o[1] = <int>code
+    if hdr == 4:
+        o[2] = n >> 8
+        o[3] = n & 0xFF
+    else:
+        o[2] = n
+    memcpy(o + hdr, PyBytes_AS_STRING(value), n)
+    return out
+
+
+def next_hop_bytes(next_hop):
+    """Next hop octets (see ``_wire_py.next_hop_bytes``)."""
+    cdef const char *c
+    cdef Py_ssize_t n, k
+    cdef uint8_t out[16]
+    cdef int af
+    cdef char ch
+    if type(next_hop) is bytes:
+        return next_hop
+    if type(next_hop) is str and is_ascii(<str>next_hop):
+        # one address, nothing to split or strip: inet_pton as the Python twin calls it
+        c = PyUnicode_AsUTF8AndSize(next_hop, &n)
+        af = _AF_INET_C
+        for k in range(n):
+            ch = c[k]
+            if ch == b':':
+                af = _AF_INET6_C
+            elif not (b'0' <= ch <= b'9' or b'a' <= ch <= b'f' or b'A' <= ch <= b'F'
+                      or ch == b'.'):
+                af = -1
+                break
+        if af != -1 and n and c_inet_pton(af, c, out) == 1:
+            return PyBytes_FromStringAndSize(<char *>out, 4 if af == _AF_INET_C else 16)
+    return _py_next_hop_bytes(next_hop)
+
+
 # --- packing UPDATEs --------------------------------------------------------------------
 
 def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=False):
@@ -942,20 +1370,27 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
     ``_wire_py.pack_updates``); the attribute set is encoded once and the
     NLRI copied straight into each message."""
     ctx = ctx or DEFAULT_CONTEXT
-    cdef list rl = list(routes)
-    if not rl:
+    # a list is read in place: nothing below runs Python code between
+    # reading a route and copying it
+    cdef list rl = routes if type(routes) is list else list(routes)
+    cdef Py_ssize_t i = 0, j, n = PyList_GET_SIZE(rl), size, sz, k
+    if not n:
         return []
     cdef Py_ssize_t limit = ctx.max_message_length
     afi, safi = rl[0].family
     if not (0 <= afi <= 0xFFFF and 0 <= safi <= 0xFF):
         raise ValueParseError(f"AFI/SAFI {afi}/{safi} out of range")
     fam = (afi, safi)
-    first_type = type(rl[0])
+    cdef void *first_type = list_item_type(rl, 0)
+    # a packed route's family is its class's: one class needs no family lookups
+    cdef bint packed = issubclass(<type>first_type, bytes)
     cdef bint uniform = True
-    for r in rl:
-        # same class implies same family; only mixed classes need the lookup
-        if type(r) is not first_type:
+    for k in range(n):
+        if list_item_type(rl, k) != first_type:
             uniform = False
+            break
+    if not (uniform and packed):
+        for r in list(rl):
             if r.family != fam:
                 raise ValueError("pack_updates takes routes of one family")
     items = attributes.items if isinstance(attributes, _Attributes) else attributes
@@ -965,7 +1400,7 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
         attrs = []
     elif classic and next_hop is not None and not any(a.code == 3 for a in attrs):
         attrs.append(NextHop(_py.ipv4_next_hop_text(next_hop)))
-    cdef bytes attr_bytes = b"".join([encode_attribute(a, ctx) for a in attrs])
+    cdef bytes attr_bytes = b"".join([_encode_attribute(a, ctx) for a in attrs])
     cdef bytes head
     cdef int code
     cdef Py_ssize_t room
@@ -987,15 +1422,19 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
     if room <= 0:
         raise ValueError("the attributes leave no room for NLRI in one message")
     cdef list out = []
-    cdef Py_ssize_t i = 0, j, n = len(rl), size, sz
-    # packed routes are bytes already: copy straight from them
-    cdef list enc = rl if uniform and issubclass(first_type, bytes) else \
+    # packed routes are bytes already: copy straight from them (checking the
+    # class again: the Python code above may have changed a list read in place)
+    cdef list enc = rl if uniform and packed else \
         [r if isinstance(r, bytes) else bytes(r) for r in rl]
+    cdef bint check = enc is routes
+    n = PyList_GET_SIZE(enc)
     while i < n:
         size = 0
         j = i
         while j < n:
-            sz = PyBytes_GET_SIZE(<bytes>enc[j])
+            if check and list_item_type(enc, j) != first_type:
+                return pack_updates(list(routes), attributes, next_hop, ctx, withdraw)
+            sz = list_item_size(enc, j)
             if sz > room:
                 raise ValueError("a route does not fit in one message")
             if size + sz > room:
@@ -1009,6 +1448,7 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
 
 cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
                          bytes attr_bytes, bytes head, int code, bint classic, bint withdraw):
+    # enc[i:j] are bytes (or bytes subclasses) of `size` octets in all
     cdef Py_ssize_t alen = PyBytes_GET_SIZE(attr_bytes), hlen = PyBytes_GET_SIZE(head)
     cdef Py_ssize_t total, body, q, k, sz, mpv
     if classic:
@@ -1028,8 +1468,8 @@ cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
         o[q + 1] = size & 0xFF
         q += 2
         for k in range(i, j):
-            sz = PyBytes_GET_SIZE(<bytes>enc[k])
-            memcpy(o + q, PyBytes_AS_STRING(<bytes>enc[k]), sz)
+            sz = list_item_size(enc, k)
+            memcpy(o + q, list_item_data(enc, k), sz)
             q += sz
         o[q] = 0
         o[q + 1] = 0
@@ -1058,8 +1498,8 @@ cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
         memcpy(o + q, PyBytes_AS_STRING(head), hlen)
         q += hlen
     for k in range(i, j):
-        sz = PyBytes_GET_SIZE(<bytes>enc[k])
-        memcpy(o + q, PyBytes_AS_STRING(<bytes>enc[k]), sz)
+        sz = list_item_size(enc, k)
+        memcpy(o + q, list_item_data(enc, k), sz)
         q += sz
     return msg
 
