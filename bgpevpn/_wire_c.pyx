@@ -147,6 +147,7 @@ RESET = ErrorAction.SESSION_RESET
 
 cdef bytes MARKER = b"\xff" * 16
 cdef uint32_t NO_LABEL_C = 0xFFFFFFFF
+cdef uint64_t MAC_MASK = (<uint64_t>1 << 48) - 1
 #: buffers at least this large are decoded with the garbage collector paused
 cdef Py_ssize_t _GC_PAUSE_BYTES = 1 << 16
 cdef int HEADER_LEN = 19
@@ -165,20 +166,28 @@ cdef object C_TYPE4 = EVPN_ROUTE_CLASSES[4]
 cdef object C_TYPE5 = EVPN_ROUTE_CLASSES[5]
 
 
-cdef inline uint32_t rd16(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 8) | p[1]
+cdef extern from *:
+    """
+    /* Big-endian reads of exactly 2, 4 or 8 octets at p (unaligned). */
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    static inline uint32_t bgpevpn_be16(const uint8_t *p) { uint16_t v; __builtin_memcpy(&v, p, 2); return __builtin_bswap16(v); }
+    static inline uint32_t bgpevpn_be32(const uint8_t *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return __builtin_bswap32(v); }
+    static inline uint64_t bgpevpn_be64(const uint8_t *p) { uint64_t v; __builtin_memcpy(&v, p, 8); return __builtin_bswap64(v); }
+    #else
+    static inline uint32_t bgpevpn_be16(const uint8_t *p) { return ((uint32_t)p[0] << 8) | p[1]; }
+    static inline uint32_t bgpevpn_be32(const uint8_t *p) {
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+    static inline uint64_t bgpevpn_be64(const uint8_t *p) {
+        return ((uint64_t)bgpevpn_be32(p) << 32) | bgpevpn_be32(p + 4); }
+    #endif
+    """
+    uint32_t rd16 "bgpevpn_be16"(const uint8_t *p) noexcept nogil
+    uint32_t rd32 "bgpevpn_be32"(const uint8_t *p) noexcept nogil
+    uint64_t rd64 "bgpevpn_be64"(const uint8_t *p) noexcept nogil
 
 
 cdef inline uint32_t rd24(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 16) | (<uint32_t>p[1] << 8) | p[2]
-
-
-cdef inline uint32_t rd32(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
-
-
-cdef inline uint64_t rd64(const uint8_t *p) noexcept nogil:
-    return (<uint64_t>rd32(p) << 32) | rd32(p + 4)
+    return (rd16(p) << 8) | p[2]
 
 
 cdef inline const uint8_t *_ptr(bytes buf):
@@ -531,10 +540,12 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
         if q + 1 > vend:
             raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
                                      "attribute", b[vstart:vend], AFI_SAFI_DISABLE)
-        _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
+        if not (((afi == 25 and safi == 70) or (afi == 1 and safi == 1))
+                and (nh_len == 4 or nh_len == 16 or nh_len == 32)):
+            _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
         if spans is not None and afi == 25 and safi == 70:
             # columnar path: validate, remember where the routes are, make no objects
-            spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_check(b, p, q + 1, vend)))
+            spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_count(b, p, q + 1, vend)))
             routes = []
         else:
             routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
@@ -559,7 +570,7 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
     cdef int afi = rd16(p + vstart), safi = p[vstart + 2]
     try:
         if spans is not None and afi == 25 and safi == 70:
-            spans.append((1, vstart + 3, vend, None, _columns_check(b, p, vstart + 3, vend)))
+            spans.append((1, vstart + 3, vend, None, _columns_count(b, p, vstart + 3, vend)))
             return MpUnreachNlri((afi, safi, []), flags)
         routes = _nlri(b, p, vstart + 3, vend, afi, safi, ctx)
     except UpdateMessageError as e:
@@ -719,6 +730,64 @@ cdef list _evpn(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end):
 
 # --- columnar decode ------------------------------------------------------------------
 
+cdef tuple _columns_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, ctx,
+                           list spans):
+    """_decode_update for decode_columns: the same walk and checks, without
+    the Update object, for an UPDATE that decodes cleanly: (Attributes,
+    MP_REACH value or None, MP_UNREACH value or None, number of classic
+    withdrawn + NLRI prefixes).  On any error it raises a BGPError, not
+    necessarily the one _decode_update raises: the caller decodes the
+    message again in full for that."""
+    cdef Py_ssize_t wlen, alen
+    cdef uint64_t seen = 0
+    if end - pos < 4:
+        raise UpdateMessageError(1, "UPDATE body shorter than 4 octets", action=RESET)
+    wlen = rd16(p + pos)
+    pos += 2
+    if pos + wlen + 2 > end:
+        raise UpdateMessageError(1, "withdrawn routes length overruns the UPDATE", action=RESET)
+    cdef bint ap4 = FAMILY_IPV4_UNICAST in ctx.add_path
+    withdrawn = _prefixes(b, p, pos, pos + wlen, 4, ap4, RESET)
+    pos += wlen
+    alen = rd16(p + pos)
+    pos += 2
+    if pos + alen > end:
+        raise UpdateMessageError(1, "total path attribute length overruns the UPDATE",
+                                 action=RESET)
+    items, errors = _attributes(b, p, pos, pos + alen, ctx, spans)
+    nlri = _prefixes(b, p, pos + alen, end, 4, ap4, RESET)
+    if errors:
+        raise (<tuple>(<list>errors)[0])[1]
+    mp = un = None
+    for a in <list>items:
+        code = a.code
+        if code < 64:
+            seen |= (<uint64_t>1) << <int>code
+        # the first of a code is the one Attributes keeps (an MP attribute
+        # appears once: a second one raised above)
+        if code == 14 and mp is None:
+            mp = a.value
+        elif code == 15 and un is None:
+            un = a.value
+    if nlri or (mp is not None and (mp.routes or _announces(spans))):
+        # ORIGIN, AS_PATH (and NEXT_HOP with classic NLRI) must be there
+        if (seen & 6) != 6 or (nlri and not seen & 8):
+            raise UpdateMessageError(3, "missing well-known attribute", action=TAW)
+    return _Attributes(items), mp, un, len(<list>withdrawn) + len(<list>nlri)
+
+
+cdef tuple _attributes_key(attrs):
+    """Attributes.key, computed here (the same tuple of the same objects)."""
+    cdef list out = []
+    for a in attrs.items:
+        code = a.code
+        if code == 14 or code == 15:
+            continue
+        raw = a.raw
+        out.append((code, a.flags, raw if raw is not None else repr(a.value)))
+    return tuple(out)
+
+
 cdef class _Col:
     """A growable typed column written through a raw pointer."""
     cdef array.array arr
@@ -736,6 +805,17 @@ cdef class _Col:
     cdef array.array finish(self):
         array.resize(self.arr, self.n)
         return self.arr
+
+    cdef void reserve_huge(self, Py_ssize_t rows) except *:
+        """Room for rows more rows; a large column gets 2 MiB of slack
+        (given back by finish) so that its last rows lie in a whole huge
+        page too, and the huge-page hint."""
+        cdef Py_ssize_t size = self.arr.ob_descr.itemsize
+        if rows * size >= (1 << 20):
+            self.reserve(rows + ((1 << 21) + size - 1) // size)
+        else:
+            self.reserve(rows)
+        self.advise()
 
     cdef void advise(self):
         if self.arr.data.as_voidptr != NULL:
@@ -833,6 +913,20 @@ def decode_columns(data, context=None):
     ``_wire_py.decode_columns``) without creating route objects."""
     ctx = context or DEFAULT_CONTEXT
     cdef bytes buf = _as_bytes(data)
+    if PyBytes_GET_SIZE(buf) < _GC_PAUSE_BYTES:
+        return _decode_columns(buf, ctx)
+    # as in decode_messages: the attribute objects of thousands of UPDATEs
+    # would trigger collections that walk everything alive, for nothing
+    was_enabled = _gc.isenabled()
+    _gc.disable()
+    try:
+        return _decode_columns(buf, ctx)
+    finally:
+        if was_enabled:
+            _gc.enable()
+
+
+cdef object _decode_columns(bytes buf, ctx):
     cdef const uint8_t *p = _ptr(buf)
     cols = EvpnColumns(buf)
     frames, pos = split_messages(buf, 0, ctx.max_message_length)
@@ -855,8 +949,11 @@ def decode_columns(data, context=None):
     # this call: the UPDATEs of one attribute set are decoded once
     cdef dict blocks = {}
     cdef bytes bkey
-    # pass 1: decode every message (attributes, errors) and find the EVPN
-    # NLRI ranges, validated and counted; pass 2 fills columns allocated once
+    # pass 1: decode every message's attributes (errors included) and find
+    # its EVPN NLRI ranges, counted (route headers and lengths checked);
+    # pass 2 checks each route's layout as it fills the columns, allocated
+    # once.  Errors are raised in message order: pass 1 checks the layouts
+    # of the messages before one it fails on, pass 2 stops at the first.
     for start, end in frames:
         mtype = p[start + 18]
         if mtype != 2 or evpn_ap:
@@ -874,32 +971,34 @@ def decode_columns(data, context=None):
                 # NLRI is left to validate (an error: decode it in full below)
                 try:
                     for j in range(nspans):
-                        nr = _columns_check(buf, p, sp[j].pos, sp[j].end)
+                        nr = _columns_count(buf, p, sp[j].pos, sp[j].end)
                         if nr:
                             work.append((<int>cached if sp[j].kind == 0 else WITHDRAWN,
-                                         sp[j].pos, sp[j].end, nr))
+                                         sp[j].pos, sp[j].end, nr, start, end))
                             total += nr
                 except BGPError:
-                    decode_frame(buf, start, end, ctx)
+                    _first_error(buf, p, work, start, end, ctx)
                     raise
                 messages["UPDATE"] = messages.get("UPDATE", 0) + 1
                 continue
         spans = []
         try:
-            upd = _decode_update(buf, p, start + HEADER_LEN, end, ctx, end - start, spans)
+            attrs, mp, un, k = _columns_update(buf, p, start + HEADER_LEN, end, ctx, spans)
         except BGPError:
             # rare: decode again with route objects, so the error (and the
             # partial UPDATE it carries) is exactly the one decode_messages gives
-            decode_frame(buf, start, end, ctx)
+            _first_error(buf, p, work, start, end, ctx)
             raise
         messages["UPDATE"] = messages.get("UPDATE", 0) + 1
-        attrs = upd.attributes
         cached = -2
+        ikey = None
         for kind, mpos, mend, nh, nroutes in spans:
             if mpos >= mend:
                 continue
             if kind == 0:
-                key = (attrs.key, nh)
+                if ikey is None:
+                    ikey = _attributes_key(attrs)
+                key = (ikey, nh)
                 idx = interned.get(key)
                 if idx is None:
                     idx = interned[key] = len(cols.attribute_sets)
@@ -908,31 +1007,54 @@ def decode_columns(data, context=None):
                 cached = idx
             else:
                 index = WITHDRAWN
-            work.append((index, mpos, mend, nroutes))
+            work.append((index, mpos, mend, nroutes, start, end))
             total += <Py_ssize_t>nroutes
         if bkey is not None:
             blocks[bkey] = cached
-        mp = attrs.mp_reach
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
             fam = (mp.afi, mp.safi)
             other[fam] = other.get(fam, 0) + len(mp.routes)
-        un = attrs.mp_unreach
         if un is not None and (un.afi, un.safi) != FAMILY_EVPN and un.routes:
             fam = (un.afi, un.safi)
             other[fam] = other.get(fam, 0) + len(un.routes)
-        k = len(upd.nlri) + len(upd.withdrawn_routes)
         if k:
             other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
-    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
-        (<_Col>col).reserve(total)
-        (<_Col>col).advise()
+    cdef tuple all_cols = (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1,
+                           c_l2, c_attr)
+    for col in all_cols:
+        (<_Col>col).reserve_huge(total)
+    cdef _Rows rows
+    cdef Py_ssize_t row = 0
     for item in work:
         if item[0] is None:
+            for col in all_cols:
+                (<_Col>col).n = row
             _columns_from_update(cols, buf, item[1], item[2], item[3], interned, c_type, c_off,
                                  c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
-        else:
-            _columns_walk(p, item[1], item[2], item[3], item[0], c_type, c_off, c_pid, c_rd,
-                          c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+            row = c_type.n
+            continue
+        # (pointers taken again: the slow path above may have grown the columns)
+        rows.type = <uint8_t *>c_type.arr.data.as_uchars
+        rows.off = <uint64_t *>c_off.arr.data.as_voidptr
+        rows.pid = <uint32_t *>c_pid.arr.data.as_voidptr
+        rows.rd = <uint64_t *>c_rd.arr.data.as_voidptr
+        rows.tag = <uint32_t *>c_tag.arr.data.as_voidptr
+        rows.mac = <uint64_t *>c_mac.arr.data.as_voidptr
+        rows.ipoff = <uint8_t *>c_ipoff.arr.data.as_uchars
+        rows.iplen = <uint8_t *>c_iplen.arr.data.as_uchars
+        rows.l1 = <uint32_t *>c_l1.arr.data.as_voidptr
+        rows.l2 = <uint32_t *>c_l2.arr.data.as_voidptr
+        rows.attr = <int32_t *>c_attr.arr.data.as_voidptr
+        # pass 1 counted item[3] routes here and reserved room for them
+        if row + <Py_ssize_t>item[3] > len(c_type.arr) or \
+                _columns_walk(p, item[1], item[2], item[0], &rows, row, item[3]) < 0:
+            # a route whose layout does not fit its type: the full decode
+            # of its message raises the error decode_messages gives
+            decode_frame(buf, item[4], item[5], ctx)
+            raise AssertionError("decode_columns: the NLRI check and decode_frame disagree")
+        row += <Py_ssize_t>item[3]
+    for col in all_cols:
+        (<_Col>col).n = row
     cols.route_type = c_type.finish()
     cols.offset = c_off.finish()
     cols.path_id = c_pid.finish()
@@ -945,6 +1067,25 @@ def decode_columns(data, context=None):
     cols.label2 = c_l2.finish()
     cols.attr_index = c_attr.finish()
     return cols
+
+
+cdef Py_ssize_t _columns_count(bytes b, const uint8_t *p, Py_ssize_t pos,
+                               Py_ssize_t end) except -1:
+    """The number of EVPN routes in p[pos:end], checking their headers and
+    lengths as _evpn does (the same errors); layouts are checked by
+    _columns_walk (or _columns_check)."""
+    cdef Py_ssize_t nxt, n = 0
+    while pos < end:
+        if end - pos < 2:
+            raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
+                                     AFI_SAFI_DISABLE)
+        nxt = pos + 2 + p[pos + 1]
+        if nxt > end:
+            raise UpdateMessageError(10, f"EVPN route of length {p[pos + 1]} overruns the NLRI",
+                                     b[pos:end], AFI_SAFI_DISABLE)
+        n += 1
+        pos = nxt
+    return n
 
 
 cdef Py_ssize_t _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos,
@@ -976,36 +1117,79 @@ cdef Py_ssize_t _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos,
     return n
 
 
-cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t n,
-                        int index,
-                        _Col c_type, _Col c_off, _Col c_pid, _Col c_rd, _Col c_tag, _Col c_mac,
-                        _Col c_ipoff, _Col c_iplen, _Col c_l1, _Col c_l2, _Col c_attr) except *:
-    """Append one row per (already validated) EVPN route in p[pos:end],
-    following columns.row_of_route."""
-    cdef Py_ssize_t q = pos, i, bb, length
-    cdef int rtype, ip_len, k
+cdef void _first_error(bytes buf, const uint8_t *p, list work, Py_ssize_t start,
+                       Py_ssize_t end, ctx) except *:
+    """Pass 1 failed on the message buf[start:end]: raise the error of the
+    first message with one, as decode_messages would (an earlier message
+    may have a route whose layout pass 1 did not check), else return."""
+    for item in work:
+        if item[0] is not None:
+            try:
+                _columns_check(buf, p, item[1], item[2])
+            except BGPError:
+                decode_frame(buf, item[4], item[5], ctx)
+                raise
+    decode_frame(buf, start, end, ctx)
+
+
+cdef struct _Rows:
+    uint8_t *type
+    uint64_t *off
+    uint32_t *pid
+    uint64_t *rd
+    uint32_t *tag
+    uint64_t *mac
+    uint8_t *ipoff
+    uint8_t *iplen
+    uint32_t *l1
+    uint32_t *l2
+    int32_t *attr
+
+
+cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int index,
+                              _Rows *c, Py_ssize_t i, Py_ssize_t n) except -2:
+    """Write rows i.. for the n EVPN routes in p[pos:end] (headers and
+    lengths checked by _columns_count), following columns.row_of_route and
+    checking each layout as _evpn does; -1 at the first route that does
+    not fit its type (or anything else out of place), else i + n."""
+    cdef Py_ssize_t q = pos, bb, length, nxt, stop = i + n
+    cdef int rtype, ip_len, ipl, rest
     cdef uint64_t rd, mac, ip_off
     cdef uint32_t tag, l1, l2
-    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
-        (<_Col>col).reserve(n)
-    cdef uint8_t *a_type = <uint8_t *>c_type.arr.data.as_uchars
-    cdef uint64_t *a_off = <uint64_t *>c_off.arr.data.as_voidptr
-    cdef uint32_t *a_pid = <uint32_t *>c_pid.arr.data.as_voidptr
-    cdef uint64_t *a_rd = <uint64_t *>c_rd.arr.data.as_voidptr
-    cdef uint32_t *a_tag = <uint32_t *>c_tag.arr.data.as_voidptr
-    cdef uint64_t *a_mac = <uint64_t *>c_mac.arr.data.as_voidptr
-    cdef uint8_t *a_ipoff = <uint8_t *>c_ipoff.arr.data.as_uchars
-    cdef uint8_t *a_iplen = <uint8_t *>c_iplen.arr.data.as_uchars
-    cdef uint32_t *a_l1 = <uint32_t *>c_l1.arr.data.as_voidptr
-    cdef uint32_t *a_l2 = <uint32_t *>c_l2.arr.data.as_voidptr
-    cdef int32_t *a_attr = <int32_t *>c_attr.arr.data.as_voidptr
-    i = c_type.n
-    q = pos
     while q < end:
+        if end - q < 2 or i >= stop:
+            return -1
         rtype = p[q]
         length = p[q + 1]
+        nxt = q + 2 + length
+        if nxt > end:
+            return -1
         bb = q + 2
-        # types 1-8 were validated to hold an RD; 9/10 only when long enough
+        if rtype == 2 and length >= 33 and p[q + 24] == 48:
+            # type 2 (RFC 7432 §7.2), the layout _evpn accepts inline: every
+            # offset below is < 2 + length
+            ipl = p[q + 31]
+            rest = length - 30 - (ipl >> 3)
+            if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
+                ip_len = ipl >> 3
+                c.type[i] = 2
+                c.off[i] = q
+                c.pid[i] = 0
+                c.rd[i] = rd64(p + bb)
+                c.tag[i] = rd32(p + bb + 18)
+                # the 8 octets before the MAC's end are inside the route
+                c.mac[i] = rd64(p + bb + 21) & MAC_MASK
+                c.ipoff[i] = 32 if ip_len else 0
+                c.iplen[i] = ip_len
+                c.l1[i] = rd24(p + bb + 30 + ip_len)
+                c.l2[i] = rd24(p + bb + 33 + ip_len) if rest == 6 else NO_LABEL_C
+                c.attr[i] = index
+                i += 1
+                q = nxt
+                continue
+        if _route_class(p, bb, length) is None:
+            return -1
+        # a valid layout of its type: the offsets below lie inside the route
         rd = rd64(p + bb) if ((1 <= rtype <= 8) or ((rtype == 9 or rtype == 10) and length >= 8)) \
             else 0
         tag = 0
@@ -1041,23 +1225,20 @@ cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssi
             tag = rd32(p + bb + 8)
         elif rtype == 7 or rtype == 8:
             tag = rd32(p + bb + 18)
-        a_type[i] = rtype
-        a_off[i] = q
-        a_pid[i] = 0
-        a_rd[i] = rd
-        a_tag[i] = tag
-        a_mac[i] = mac
-        a_ipoff[i] = ip_off
-        a_iplen[i] = ip_len
-        a_l1[i] = l1
-        a_l2[i] = l2
-        a_attr[i] = index
+        c.type[i] = rtype
+        c.off[i] = q
+        c.pid[i] = 0
+        c.rd[i] = rd
+        c.tag[i] = tag
+        c.mac[i] = mac
+        c.ipoff[i] = ip_off
+        c.iplen[i] = ip_len
+        c.l1[i] = l1
+        c.l2[i] = l2
+        c.attr[i] = index
         i += 1
-        q = bb + length
-    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
-        (<_Col>col).n = i
-
-
+        q = nxt
+    return i if i == stop else -1
 
 
 cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
