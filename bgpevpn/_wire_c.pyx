@@ -98,6 +98,18 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* object.__new__(t) for a class without __new__, and a slot set through
+       its member descriptor (what `obj.name = v` does, without the lookup). */
+    static PyObject *bgpevpn_new_object(PyTypeObject *t) { return t->tp_alloc(t, 0); }
+    static int bgpevpn_set_slot(PyObject *d, PyObject *o, PyObject *v) {
+        return Py_TYPE(d)->tp_descr_set(d, o, v);
+    }
+    """
+    object new_object "bgpevpn_new_object"(type t)
+    int set_slot "bgpevpn_set_slot"(object d, object o, object v) except -1
+
+cdef extern from *:
+    """
     #if defined(_WIN32)
     #include <ws2tcpip.h>
     #else
@@ -192,6 +204,11 @@ cdef inline uint32_t rd24(const uint8_t *p) noexcept nogil:
 
 cdef inline const uint8_t *_ptr(bytes buf):
     return <const uint8_t *>PyBytes_AS_STRING(buf)
+
+
+cdef inline bytes _slice(const uint8_t *p, Py_ssize_t a, Py_ssize_t e):
+    """b[a:e] of the buffer p points into (0 <= a <= e <= len(b))."""
+    return PyBytes_FromStringAndSize(<const char *>(p + a), e - a)
 
 
 cdef inline bytes _as_bytes(data):
@@ -371,7 +388,7 @@ cdef object _decode_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
                                  action=RESET)
     items, errors = _attributes(b, p, pos, pos + alen, ctx, spans)
     nlri = _prefixes(b, p, pos + alen, end, 4, ap4, RESET)
-    update = Update(withdrawn, _Attributes(items), nlri, length)
+    update = Update(withdrawn, _attributes_object(items), nlri, length)
     attrs = update.attributes
     mp = attrs.mp_reach
     if nlri or (mp is not None and (mp.routes or _announces(spans))):
@@ -481,37 +498,171 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
     return items, errors
 
 
+# --- attribute objects without their Python __init__ ----------------------------------
+# The decoder builds the attribute objects (and Attributes) by setting their
+# slots directly, to the values their __init__ would set: checked at import
+# against the constructors (_check_fast_objects); a mismatch (a class that
+# changed) turns this off and the constructors are called instead.
+
+from .attributes import PathAttribute as _PathAttribute, MpReachValue, MpUnreachValue
+
+cdef object _D_VALUE = _PathAttribute.__dict__["value"]
+cdef object _D_FLAGS = _PathAttribute.__dict__["flags"]
+cdef object _D_RAW = _PathAttribute.__dict__["raw"]
+cdef object _D_FOUR = AsPath.__dict__["four_octet"]
+cdef object _D_ITEMS = _Attributes.__dict__["items"]
+cdef object _D_BY_CODE = _Attributes.__dict__["_by_code"]
+cdef object _D_KEY = _Attributes.__dict__["_key"]
+cdef type T_MP_REACH = MpReachNlri, T_MP_UNREACH = MpUnreachNlri, T_ATTRIBUTES = _Attributes
+cdef type T_MP_REACH_VALUE = MpReachValue, T_MP_UNREACH_VALUE = MpUnreachValue
+cdef bint _FAST_OBJECTS = False
+
+
+cdef object _attr(type cls, value, flags, raw):
+    """cls(value, flags, raw) for the attribute classes whose __init__ only
+    stores them (value already in its final form)."""
+    if not _FAST_OBJECTS:
+        return cls(value, flags, raw)
+    o = new_object(cls)
+    set_slot(_D_VALUE, o, value)
+    set_slot(_D_FLAGS, o, flags)
+    set_slot(_D_RAW, o, raw)
+    return o
+
+
+cdef object _as_path_empty(flags, four_octet):
+    if not _FAST_OBJECTS:
+        return AsPath((), flags, b"", four_octet)
+    o = _attr(T_AS_PATH, (), flags, b"")
+    set_slot(_D_FOUR, o, four_octet)
+    return o
+
+
+cdef object _pmsi(int fl, int tt, uint32_t label, bytes tid, flags, bytes raw):
+    if not _FAST_OBJECTS:
+        return PmsiTunnel((fl, tt, label, tid), flags, raw)
+    return _attr(T_PMSI, tuple.__new__(T_PMSI_VALUE, (fl, tt, label, tid)), flags, raw)
+
+
+cdef object _mp_reach_attr(int afi, int safi, bytes nh, list routes, int reserved, flags):
+    if not _FAST_OBJECTS:
+        return MpReachNlri((afi, safi, nh, routes, reserved), flags)
+    return _attr(T_MP_REACH, tuple.__new__(T_MP_REACH_VALUE, (afi, safi, nh, routes, reserved)),
+                 flags, None)
+
+
+cdef object _mp_unreach_attr(int afi, int safi, list routes, flags):
+    if not _FAST_OBJECTS:
+        return _mp_unreach_attr(afi, safi, routes, flags)
+    return _attr(T_MP_UNREACH, tuple.__new__(T_MP_UNREACH_VALUE, (afi, safi, routes)), flags,
+                 None)
+
+
+cdef object _attributes_object(list items):
+    """Attributes(items)."""
+    if not _FAST_OBJECTS:
+        return _Attributes(items)
+    cdef dict by_code = {}
+    cdef tuple t = tuple(items)
+    for a in t:
+        by_code.setdefault(a.code, a)
+    o = new_object(T_ATTRIBUTES)
+    set_slot(_D_ITEMS, o, t)
+    set_slot(_D_BY_CODE, o, by_code)
+    set_slot(_D_KEY, o, None)
+    return o
+
+
+def fast_objects_enabled():
+    """Whether attribute objects are built by setting their slots (see
+    _check_fast_objects); False means the classes changed and the decoder
+    calls their constructors."""
+    return _FAST_OBJECTS
+
+
+def _slots_of(obj):
+    out = {}
+    for cls in type(obj).__mro__:
+        for name in cls.__dict__.get("__slots__", ()):
+            out[name] = getattr(obj, name, "<unset>")
+    return type(obj), hasattr(obj, "__dict__"), out
+
+
+def _check_fast_objects():
+    """The fast constructors give what the classes' own do (else: off)."""
+    global _FAST_OBJECTS
+    ec = (ExtCommunity(b"\x00\x02\xfd\xe8\x00\x00\x00d"),)
+    cases = [
+        (lambda: _attr(T_ORIGIN, 1, 0x40, b"\x01"), lambda: Origin(1, 0x40, b"\x01")),
+        (lambda: _attr(T_NEXT_HOP, "1.2.3.4", 0x40, b"\x01\x02\x03\x04"),
+         lambda: NextHop("1.2.3.4", 0x40, b"\x01\x02\x03\x04")),
+        (lambda: _attr(T_MED, 7, 0x80, b"\x00\x00\x00\x07"),
+         lambda: Med(7, 0x80, b"\x00\x00\x00\x07")),
+        (lambda: _attr(T_LOCAL_PREF, 7, 0x40, b"\x00\x00\x00\x07"),
+         lambda: LocalPref(7, 0x40, b"\x00\x00\x00\x07")),
+        (lambda: _attr(T_ORIGINATOR, "1.2.3.4", 0x80, b"\x01\x02\x03\x04"),
+         lambda: OriginatorId("1.2.3.4", 0x80, b"\x01\x02\x03\x04")),
+        (lambda: _attr(T_EXT_COMMS, ec, 0xC0, bytes(ec[0])),
+         lambda: ExtCommunities(ec, 0xC0, bytes(ec[0]))),
+        (lambda: _as_path_empty(0x40, False), lambda: AsPath((), 0x40, b"", False)),
+        (lambda: _pmsi(0, 6, 100, b"\x01\x02\x03\x04", 0xC0, b"\x00\x06\x00\x00\x64"),
+         lambda: PmsiTunnel((0, 6, 100, b"\x01\x02\x03\x04"), 0xC0, b"\x00\x06\x00\x00\x64")),
+        (lambda: _mp_reach_attr(25, 70, b"\x01\x02\x03\x04", [], 0, 0x90),
+         lambda: MpReachNlri((25, 70, b"\x01\x02\x03\x04", [], 0), 0x90)),
+        (lambda: _mp_unreach_attr(25, 70, [], 0x90), lambda: MpUnreachNlri((25, 70, []), 0x90)),
+    ]
+    items = [Origin(0, 0x40, b"\x00"), LocalPref(1, 0x40, b"\x00\x00\x00\x01"),
+             Origin(1, 0x40, b"\x01")]
+    cases.append((lambda: _attributes_object(items), lambda: _Attributes(items)))
+    _FAST_OBJECTS = True
+    try:
+        ok = True
+        for fast, ref in cases:
+            a, b = fast(), ref()
+            ta, da, sa = _slots_of(a)
+            tb, db, sb = _slots_of(b)
+            if ta is not tb or da or db or sa != sb or \
+                    any(type(sa[k]) is not type(sb[k]) for k in sa):
+                ok = False
+    except Exception:
+        ok = False
+    _FAST_OBJECTS = ok
+
+
 cdef object _parse_attribute(bytes b, const uint8_t *p, int code, Py_ssize_t vstart,
                              Py_ssize_t vend, int flags, ctx, parser, list spans):
     """The hot attributes in C; the others through the Python twin's parser."""
     cdef Py_ssize_t n = vend - vstart, q
     cdef list ecs
+    cdef bytes raw
     if code == 1 and n == 1 and p[vstart] <= 2:
-        return Origin(p[vstart], flags, b[vstart:vend])
+        return _attr(T_ORIGIN, p[vstart], flags, _slice(p, vstart, vend))
     if code == 3 and n == 4:
-        return NextHop(_ntop(_AF_INET, b[vstart:vend]), flags, b[vstart:vend])
+        raw = _slice(p, vstart, vend)
+        return _attr(T_NEXT_HOP, _ntop(_AF_INET, raw), flags, raw)
     if code == 4 and n == 4:
-        return Med(rd32(p + vstart), flags, b[vstart:vend])
+        return _attr(T_MED, rd32(p + vstart), flags, _slice(p, vstart, vend))
     if code == 5 and n == 4:
-        return LocalPref(rd32(p + vstart), flags, b[vstart:vend])
+        return _attr(T_LOCAL_PREF, rd32(p + vstart), flags, _slice(p, vstart, vend))
     if code == 9 and n == 4:
-        return OriginatorId(_ntop(_AF_INET, b[vstart:vend]), flags, b[vstart:vend])
+        raw = _slice(p, vstart, vend)
+        return _attr(T_ORIGINATOR, _ntop(_AF_INET, raw), flags, raw)
     if code == 16 and n != 0 and n % 8 == 0:
         ecs = []
         q = vstart
         while q < vend:
             ecs.append(new_packed(T_EC, <const char *>(p + q), 8))
             q += 8
-        return ExtCommunities(tuple(ecs), flags, b[vstart:vend])
+        return _attr(T_EXT_COMMS, tuple(ecs), flags, _slice(p, vstart, vend))
     if code == 22 and n >= 5:
-        return PmsiTunnel((p[vstart], p[vstart + 1], rd24(p + vstart + 2), b[vstart + 5:vend]),
-                          flags, b[vstart:vend])
+        return _pmsi(p[vstart], p[vstart + 1], rd24(p + vstart + 2), _slice(p, vstart + 5, vend),
+                     flags, _slice(p, vstart, vend))
     if code == 14:
         return _mp_reach(b, p, vstart, vend, flags, ctx, spans)
     if code == 15:
         return _mp_unreach(b, p, vstart, vend, flags, ctx, spans)
     if code == 2 and n == 0:
-        return AsPath((), flags, b"", ctx.four_octet_as)
+        return _as_path_empty(flags, ctx.four_octet_as)
     # everything else, and every malformed case, through the reference parser
     return parser(b, vstart, vend, flags, ctx)
 
@@ -545,14 +696,14 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
             _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
         if spans is not None and afi == 25 and safi == 70:
             # columnar path: validate, remember where the routes are, make no objects
-            spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_count(b, p, q + 1, vend)))
+            spans.append((0, q + 1, vend, _slice(p, vstart + 4, q), _columns_count(b, p, q + 1, vend)))
             routes = []
         else:
             routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
     except UpdateMessageError as e:
         e.family = (afi, safi)
         raise
-    return MpReachNlri((afi, safi, b[vstart + 4:q], routes, p[q]), flags)
+    return _mp_reach_attr(afi, safi, _slice(p, vstart + 4, q), routes, p[q], flags)
 
 
 def parse_mp_unreach(buf, Py_ssize_t vstart, Py_ssize_t vend, flags, ctx):
@@ -571,12 +722,12 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
     try:
         if spans is not None and afi == 25 and safi == 70:
             spans.append((1, vstart + 3, vend, None, _columns_count(b, p, vstart + 3, vend)))
-            return MpUnreachNlri((afi, safi, []), flags)
+            return _mp_unreach_attr(afi, safi, [], flags)
         routes = _nlri(b, p, vstart + 3, vend, afi, safi, ctx)
     except UpdateMessageError as e:
         e.family = (afi, safi)
         raise
-    return MpUnreachNlri((afi, safi, routes), flags)
+    return _mp_unreach_attr(afi, safi, routes, flags)
 
 
 # --- NLRI -------------------------------------------------------------------------------
@@ -773,7 +924,7 @@ cdef tuple _columns_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
         # ORIGIN, AS_PATH (and NEXT_HOP with classic NLRI) must be there
         if (seen & 6) != 6 or (nlri and not seen & 8):
             raise UpdateMessageError(3, "missing well-known attribute", action=TAW)
-    return _Attributes(items), mp, un, len(<list>withdrawn) + len(<list>nlri)
+    return _attributes_object(items), mp, un, len(<list>withdrawn) + len(<list>nlri)
 
 
 cdef tuple _attributes_key(attrs):
@@ -1794,3 +1945,5 @@ def install_route_keys():
 
 
 install_route_keys()
+
+_check_fast_objects()
