@@ -411,7 +411,7 @@ cdef object _decode_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
 cdef bint _announces(list spans):
     if spans is None:
         return False
-    for kind, start, end, nh, n in spans:
+    for kind, start, end, nh in spans:
         if kind == 0 and start < end:
             return True
     return False
@@ -696,7 +696,7 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
             _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
         if spans is not None and afi == 25 and safi == 70:
             # columnar path: validate, remember where the routes are, make no objects
-            spans.append((0, q + 1, vend, _slice(p, vstart + 4, q), _columns_count(b, p, q + 1, vend)))
+            spans.append((0, q + 1, vend, _slice(p, vstart + 4, q)))
             routes = []
         else:
             routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
@@ -721,7 +721,7 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
     cdef int afi = rd16(p + vstart), safi = p[vstart + 2]
     try:
         if spans is not None and afi == 25 and safi == 70:
-            spans.append((1, vstart + 3, vend, None, _columns_count(b, p, vstart + 3, vend)))
+            spans.append((1, vstart + 3, vend, None))
             return _mp_unreach_attr(afi, safi, [], flags)
         routes = _nlri(b, p, vstart + 3, vend, afi, safi, ctx)
     except UpdateMessageError as e:
@@ -1090,21 +1090,28 @@ cdef object _decode_columns(bytes buf, ctx):
     cdef dict interned = {}
     cdef dict messages = cols.messages
     cdef dict other = cols.other_routes
-    cdef Py_ssize_t start, end, mpos, mend, k, total = 0, nr
+    cdef Py_ssize_t start, end, mpos, mend, k, row = 0
     cdef int index, nspans = 0, j
     cdef _Span sp[2]
     cdef bint evpn_ap = FAMILY_EVPN in ctx.add_path
-    cdef list spans, work = []
+    cdef list spans
     # attribute block (see _block_key) -> attribute-set index of its routes
     # (-2 when it announces none), for blocks that decoded cleanly before in
     # this call: the UPDATEs of one attribute set are decoded once
     cdef dict blocks = {}
     cdef bytes bkey
-    # pass 1: decode every message's attributes (errors included) and find
-    # its EVPN NLRI ranges, counted (route headers and lengths checked);
-    # pass 2 checks each route's layout as it fills the columns, allocated
-    # once.  Errors are raised in message order: pass 1 checks the layouts
-    # of the messages before one it fails on, pass 2 stops at the first.
+    cdef tuple all_cols = (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1,
+                           c_l2, c_attr)
+    cdef _Rows rows
+    # One pass, message by message: the attributes (errors included), then
+    # the EVPN routes, each layout checked as its row is written, while the
+    # message is still in the cache; so errors come in message order.  The
+    # columns are reserved for a type-2 stream (35+ octets a route; growing
+    # if the routes are shorter), untouched room costs no memory and
+    # finish() gives it back.
+    for col in all_cols:
+        (<_Col>col).reserve_huge(PyBytes_GET_SIZE(buf) // 33 + 16)
+    _rows_of(&rows, all_cols)
     for start, end in frames:
         mtype = p[start + 18]
         if mtype != 2 or evpn_ap:
@@ -1112,24 +1119,24 @@ cdef object _decode_columns(bytes buf, ctx):
             msg = decode_frame(buf, start, end, ctx)
             messages[msg.type] = messages.get(msg.type, 0) + 1
             if mtype == 2:
-                work.append((None, start, end, msg))
+                for col in all_cols:
+                    (<_Col>col).n = row
+                _columns_from_update(cols, buf, start, end, msg, interned, c_type, c_off,
+                                     c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2,
+                                     c_attr)
+                row = c_type.n
+                _rows_of(&rows, all_cols)
             continue
         bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
         if bkey is not None:
             cached = blocks.get(bkey)
             if cached is not None:
                 # the same attributes as an earlier clean UPDATE: only the
-                # NLRI is left to validate (an error: decode it in full below)
-                try:
-                    for j in range(nspans):
-                        nr = _columns_count(buf, p, sp[j].pos, sp[j].end)
-                        if nr:
-                            work.append((<int>cached if sp[j].kind == 0 else WITHDRAWN,
-                                         sp[j].pos, sp[j].end, nr, start, end))
-                            total += nr
-                except BGPError:
-                    _first_error(buf, p, work, start, end, ctx)
-                    raise
+                # NLRI is left to check (as its rows are written)
+                for j in range(nspans):
+                    row = _span_rows(buf, p, sp[j].pos, sp[j].end,
+                                     <int>cached if sp[j].kind == 0 else WITHDRAWN,
+                                     &rows, all_cols, row, start, end, ctx)
                 messages["UPDATE"] = messages.get("UPDATE", 0) + 1
                 continue
         spans = []
@@ -1138,12 +1145,12 @@ cdef object _decode_columns(bytes buf, ctx):
         except BGPError:
             # rare: decode again with route objects, so the error (and the
             # partial UPDATE it carries) is exactly the one decode_messages gives
-            _first_error(buf, p, work, start, end, ctx)
+            decode_frame(buf, start, end, ctx)
             raise
         messages["UPDATE"] = messages.get("UPDATE", 0) + 1
         cached = -2
         ikey = None
-        for kind, mpos, mend, nh, nroutes in spans:
+        for kind, mpos, mend, nh in spans:
             if mpos >= mend:
                 continue
             if kind == 0:
@@ -1158,8 +1165,7 @@ cdef object _decode_columns(bytes buf, ctx):
                 cached = idx
             else:
                 index = WITHDRAWN
-            work.append((index, mpos, mend, nroutes, start, end))
-            total += <Py_ssize_t>nroutes
+            row = _span_rows(buf, p, mpos, mend, index, &rows, all_cols, row, start, end, ctx)
         if bkey is not None:
             blocks[bkey] = cached
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
@@ -1170,40 +1176,6 @@ cdef object _decode_columns(bytes buf, ctx):
             other[fam] = other.get(fam, 0) + len(un.routes)
         if k:
             other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
-    cdef tuple all_cols = (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1,
-                           c_l2, c_attr)
-    for col in all_cols:
-        (<_Col>col).reserve_huge(total)
-    cdef _Rows rows
-    cdef Py_ssize_t row = 0
-    for item in work:
-        if item[0] is None:
-            for col in all_cols:
-                (<_Col>col).n = row
-            _columns_from_update(cols, buf, item[1], item[2], item[3], interned, c_type, c_off,
-                                 c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
-            row = c_type.n
-            continue
-        # (pointers taken again: the slow path above may have grown the columns)
-        rows.type = <uint8_t *>c_type.arr.data.as_uchars
-        rows.off = <uint64_t *>c_off.arr.data.as_voidptr
-        rows.pid = <uint32_t *>c_pid.arr.data.as_voidptr
-        rows.rd = <uint64_t *>c_rd.arr.data.as_voidptr
-        rows.tag = <uint32_t *>c_tag.arr.data.as_voidptr
-        rows.mac = <uint64_t *>c_mac.arr.data.as_voidptr
-        rows.ipoff = <uint8_t *>c_ipoff.arr.data.as_uchars
-        rows.iplen = <uint8_t *>c_iplen.arr.data.as_uchars
-        rows.l1 = <uint32_t *>c_l1.arr.data.as_voidptr
-        rows.l2 = <uint32_t *>c_l2.arr.data.as_voidptr
-        rows.attr = <int32_t *>c_attr.arr.data.as_voidptr
-        # pass 1 counted item[3] routes here and reserved room for them
-        if row + <Py_ssize_t>item[3] > len(c_type.arr) or \
-                _columns_walk(p, item[1], item[2], item[0], &rows, row, item[3]) < 0:
-            # a route whose layout does not fit its type: the full decode
-            # of its message raises the error decode_messages gives
-            decode_frame(buf, item[4], item[5], ctx)
-            raise AssertionError("decode_columns: the NLRI check and decode_frame disagree")
-        row += <Py_ssize_t>item[3]
     for col in all_cols:
         (<_Col>col).n = row
     cols.route_type = c_type.finish()
@@ -1220,69 +1192,6 @@ cdef object _decode_columns(bytes buf, ctx):
     return cols
 
 
-cdef Py_ssize_t _columns_count(bytes b, const uint8_t *p, Py_ssize_t pos,
-                               Py_ssize_t end) except -1:
-    """The number of EVPN routes in p[pos:end], checking their headers and
-    lengths as _evpn does (the same errors); layouts are checked by
-    _columns_walk (or _columns_check)."""
-    cdef Py_ssize_t nxt, n = 0
-    while pos < end:
-        if end - pos < 2:
-            raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
-                                     AFI_SAFI_DISABLE)
-        nxt = pos + 2 + p[pos + 1]
-        if nxt > end:
-            raise UpdateMessageError(10, f"EVPN route of length {p[pos + 1]} overruns the NLRI",
-                                     b[pos:end], AFI_SAFI_DISABLE)
-        n += 1
-        pos = nxt
-    return n
-
-
-cdef Py_ssize_t _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos,
-                               Py_ssize_t end) except -1:
-    """Validate EVPN NLRI exactly as _evpn does, creating nothing; returns
-    the number of routes."""
-    cdef Py_ssize_t length, nxt, n = 0
-    cdef int ipl, rest
-    while pos < end:
-        if end - pos < 2:
-            raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
-                                     AFI_SAFI_DISABLE)
-        length = p[pos + 1]
-        nxt = pos + 2 + length
-        if nxt > end:
-            raise UpdateMessageError(10, f"EVPN route of length {length} overruns the NLRI",
-                                     b[pos:end], AFI_SAFI_DISABLE)
-        n += 1
-        if p[pos] == 2 and length >= 33 and p[pos + 24] == 48:
-            ipl = p[pos + 31]
-            rest = length - 30 - (ipl >> 3)
-            if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
-                pos = nxt
-                continue
-        if _route_class(p, pos + 2, length) is None:
-            raise UpdateMessageError(10, f"EVPN route type {p[pos]} with a malformed layout "
-                                     f"of {length} octets", b[pos:nxt], AFI_SAFI_DISABLE)
-        pos = nxt
-    return n
-
-
-cdef void _first_error(bytes buf, const uint8_t *p, list work, Py_ssize_t start,
-                       Py_ssize_t end, ctx) except *:
-    """Pass 1 failed on the message buf[start:end]: raise the error of the
-    first message with one, as decode_messages would (an earlier message
-    may have a route whose layout pass 1 did not check), else return."""
-    for item in work:
-        if item[0] is not None:
-            try:
-                _columns_check(buf, p, item[1], item[2])
-            except BGPError:
-                decode_frame(buf, item[4], item[5], ctx)
-                raise
-    decode_frame(buf, start, end, ctx)
-
-
 cdef struct _Rows:
     uint8_t *type
     uint64_t *off
@@ -1297,12 +1206,48 @@ cdef struct _Rows:
     int32_t *attr
 
 
+cdef void _rows_of(_Rows *rows, tuple cols):
+    """Point rows at the columns' storage (again after they grew)."""
+    rows.type = <uint8_t *>(<_Col>cols[0]).arr.data.as_uchars
+    rows.off = <uint64_t *>(<_Col>cols[1]).arr.data.as_voidptr
+    rows.pid = <uint32_t *>(<_Col>cols[2]).arr.data.as_voidptr
+    rows.rd = <uint64_t *>(<_Col>cols[3]).arr.data.as_voidptr
+    rows.tag = <uint32_t *>(<_Col>cols[4]).arr.data.as_voidptr
+    rows.mac = <uint64_t *>(<_Col>cols[5]).arr.data.as_voidptr
+    rows.ipoff = <uint8_t *>(<_Col>cols[6]).arr.data.as_uchars
+    rows.iplen = <uint8_t *>(<_Col>cols[7]).arr.data.as_uchars
+    rows.l1 = <uint32_t *>(<_Col>cols[8]).arr.data.as_voidptr
+    rows.l2 = <uint32_t *>(<_Col>cols[9]).arr.data.as_voidptr
+    rows.attr = <int32_t *>(<_Col>cols[10]).arr.data.as_voidptr
+
+
+cdef Py_ssize_t _span_rows(bytes buf, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end,
+                           int index, _Rows *rows, tuple cols, Py_ssize_t row,
+                           Py_ssize_t mstart, Py_ssize_t mend, ctx) except -1:
+    """Rows for the EVPN NLRI p[pos:end] of the message buf[mstart:mend],
+    from row on; returns the next row.  A route that is cut short or does
+    not fit its type: the message is decoded in full, for its error."""
+    # a route takes at least 2 octets: room for every route the span can hold
+    cdef Py_ssize_t need = row + (end - pos) // 2 + 1, have = len((<_Col>cols[0]).arr)
+    if need > have:
+        for col in cols:
+            (<_Col>col).n = row
+            (<_Col>col).reserve(max(need, 2 * have) - row)
+        _rows_of(rows, cols)
+        have = len((<_Col>cols[0]).arr)
+    cdef Py_ssize_t nxt = _columns_walk(p, pos, end, index, rows, row, have - row)
+    if nxt < 0:
+        decode_frame(buf, mstart, mend, ctx)
+        raise AssertionError("decode_columns: the NLRI check and decode_frame disagree")
+    return nxt
+
+
 cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int index,
                               _Rows *c, Py_ssize_t i, Py_ssize_t n) except -2:
-    """Write rows i.. for the n EVPN routes in p[pos:end] (headers and
-    lengths checked by _columns_count), following columns.row_of_route and
-    checking each layout as _evpn does; -1 at the first route that does
-    not fit its type (or anything else out of place), else i + n."""
+    """Write rows i.. (room for n) for the EVPN routes in p[pos:end],
+    following columns.row_of_route and checking each route as _evpn does;
+    -1 at the first route that is cut short or does not fit its type (or
+    when the room runs out), else the next row."""
     cdef Py_ssize_t q = pos, bb, length, nxt, stop = i + n
     cdef int rtype, ip_len, ipl, rest
     cdef uint64_t rd, mac, ip_off
@@ -1389,7 +1334,7 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
         c.attr[i] = index
         i += 1
         q = nxt
-    return i if i == stop else -1
+    return i
 
 
 cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,

@@ -1688,6 +1688,30 @@ def test_decode_columns_repeated_blocks():
     run()
 
 
+def test_decode_columns_short_routes_grow_the_columns():
+    """Routes of 2 and 4 octets (far more rows than a type-2 stream of the
+    same size): the C twin's columns grow past their first reservation."""
+    from bgpevpn.routes import RawEvpnRoute
+    ctx = CONTEXTS["extended"]
+    attrs = [bgpevpn.attributes.Origin(0), bgpevpn.attributes.AsPath([])]
+    for body in (b"\x0c\x00", b"\x0b\x02\xab\xcd"):
+        routes = [bytes.__new__(RawEvpnRoute, body)] * 40000
+        msgs = P.pack_updates(routes, attrs, "192.0.2.1", ctx)
+        msgs += P.pack_updates(routes[:5000], [], None, ctx, withdraw=True)
+        data = b"".join(msgs)
+        assert len(data) > 65536   # also the path that pauses the collector
+        _check_decode_columns(data, ctx, 1)
+        cols = C.decode_columns(data, ctx)
+        assert len(cols) == 45000
+
+
+def test_fast_objects_enabled():
+    """The C twin builds attribute objects by setting their slots, checked at
+    import against the classes' constructors; False means bgpevpn/attributes.py
+    changed and _wire_c's fast constructors need the same change."""
+    assert C.fast_objects_enabled()
+
+
 # ============================================================ deterministic replays
 
 @pytest.mark.parametrize("ctx", CONTEXT_LIST, ids=list(CONTEXTS))
