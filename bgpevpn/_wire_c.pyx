@@ -158,8 +158,13 @@ AFI_SAFI_DISABLE = ErrorAction.AFI_SAFI_DISABLE
 RESET = ErrorAction.SESSION_RESET
 
 cdef bytes MARKER = b"\xff" * 16
-cdef uint32_t NO_LABEL_C = 0xFFFFFFFF
-cdef uint64_t MAC_MASK = (<uint64_t>1 << 48) - 1
+cdef enum:
+    NO_LABEL_C = 0xFFFFFFFF
+cdef extern from *:
+    """
+    #define BGPEVPN_MAC_MASK ((uint64_t)0xFFFFFFFFFFFFULL)
+    """
+    const uint64_t MAC_MASK "BGPEVPN_MAC_MASK"
 #: buffers at least this large are decoded with the garbage collector paused
 cdef Py_ssize_t _GC_PAUSE_BYTES = 1 << 16
 cdef int HEADER_LEN = 19
@@ -1252,6 +1257,19 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
     cdef int rtype, ip_len, ipl, rest
     cdef uint64_t rd, mac, ip_off
     cdef uint32_t tag, l1, l2
+    # the column pointers in locals: a store through a uint8_t pointer could
+    # alias *c, so reading them from c would reload them after every store
+    cdef uint8_t *a_type = c.type
+    cdef uint64_t *a_off = c.off
+    cdef uint32_t *a_pid = c.pid
+    cdef uint64_t *a_rd = c.rd
+    cdef uint32_t *a_tag = c.tag
+    cdef uint64_t *a_mac = c.mac
+    cdef uint8_t *a_ipoff = c.ipoff
+    cdef uint8_t *a_iplen = c.iplen
+    cdef uint32_t *a_l1 = c.l1
+    cdef uint32_t *a_l2 = c.l2
+    cdef int32_t *a_attr = c.attr
     while q < end:
         if end - q < 2 or i >= stop:
             return -1
@@ -1268,18 +1286,24 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
             rest = length - 30 - (ipl >> 3)
             if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
                 ip_len = ipl >> 3
-                c.type[i] = 2
-                c.off[i] = q
-                c.pid[i] = 0
-                c.rd[i] = rd64(p + bb)
-                c.tag[i] = rd32(p + bb + 18)
+                # every read first, then the stores
+                rd = rd64(p + bb)
+                tag = rd32(p + bb + 18)
                 # the 8 octets before the MAC's end are inside the route
-                c.mac[i] = rd64(p + bb + 21) & MAC_MASK
-                c.ipoff[i] = 32 if ip_len else 0
-                c.iplen[i] = ip_len
-                c.l1[i] = rd24(p + bb + 30 + ip_len)
-                c.l2[i] = rd24(p + bb + 33 + ip_len) if rest == 6 else NO_LABEL_C
-                c.attr[i] = index
+                mac = rd64(p + bb + 21) & MAC_MASK
+                l1 = rd24(p + bb + 30 + ip_len)
+                l2 = rd24(p + bb + 33 + ip_len) if rest == 6 else NO_LABEL_C
+                a_type[i] = 2
+                a_off[i] = q
+                a_pid[i] = 0
+                a_rd[i] = rd
+                a_tag[i] = tag
+                a_mac[i] = mac
+                a_ipoff[i] = 32 if ip_len else 0
+                a_iplen[i] = ip_len
+                a_l1[i] = l1
+                a_l2[i] = l2
+                a_attr[i] = index
                 i += 1
                 q = nxt
                 continue
@@ -1321,17 +1345,17 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
             tag = rd32(p + bb + 8)
         elif rtype == 7 or rtype == 8:
             tag = rd32(p + bb + 18)
-        c.type[i] = rtype
-        c.off[i] = q
-        c.pid[i] = 0
-        c.rd[i] = rd
-        c.tag[i] = tag
-        c.mac[i] = mac
-        c.ipoff[i] = ip_off
-        c.iplen[i] = ip_len
-        c.l1[i] = l1
-        c.l2[i] = l2
-        c.attr[i] = index
+        a_type[i] = rtype
+        a_off[i] = q
+        a_pid[i] = 0
+        a_rd[i] = rd
+        a_tag[i] = tag
+        a_mac[i] = mac
+        a_ipoff[i] = ip_off
+        a_iplen[i] = ip_len
+        a_l1[i] = l1
+        a_l2[i] = l2
+        a_attr[i] = index
         i += 1
         q = nxt
     return i
