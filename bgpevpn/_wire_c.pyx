@@ -13,7 +13,8 @@ the structure it belongs to (the comments name which), exactly as in
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.object cimport PyTypeObject
-from cpython.list cimport PyList_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
+from cpython.dict cimport PyDict_SetDefault
 from cpython cimport array
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy, memcmp, strlen
@@ -151,6 +152,9 @@ FAMILY_IPV4_UNICAST = _py.FAMILY_IPV4_UNICAST
 FAMILY_IPV6_UNICAST = _py.FAMILY_IPV6_UNICAST
 FAMILY_EVPN = _py.FAMILY_EVPN
 _PY_PARSERS = _py._ATTR_PARSERS
+# the same, as lists indexed by the attribute code (0..255)
+cdef list _PARSER_BY_CODE = [_PY_PARSERS.get(c) for c in range(256)]
+cdef list _FLAGS_BY_CODE = [ATTR_DEFAULT_FLAGS.get(c, 0) for c in range(256)]
 
 TAW = ErrorAction.TREAT_AS_WITHDRAW
 DISCARD = ErrorAction.ATTRIBUTE_DISCARD
@@ -475,14 +479,14 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
                 1, f"attribute {code} appears twice; the first is kept",
                 b[vstart - hdr:vend], DISCARD)))
             continue
-        parser = _PY_PARSERS.get(code)
+        parser = <object>PyList_GET_ITEM(_PARSER_BY_CODE, code)
         if parser is None:
             if not flags & 0x80:
                 raise UpdateMessageError(2, f"unrecognized well-known attribute {code}",
                                          b[vstart - hdr:vend], RESET)
             items.append(UnknownAttribute(code, b[vstart:vend], flags))
             continue
-        if (flags & 0xC0) != (ATTR_DEFAULT_FLAGS[code] & 0xC0):
+        if (flags & 0xC0) != (<int>(<object>PyList_GET_ITEM(_FLAGS_BY_CODE, code)) & 0xC0):
             mp = code == 14 or code == 15
             # an MP attribute whose AFI/SAFI cannot be read leaves no family to disable
             action = RESET if mp and vend - vstart < 3 else ATTR_ERROR_ACTION[code]
@@ -570,7 +574,7 @@ cdef object _attributes_object(list items):
     cdef dict by_code = {}
     cdef tuple t = tuple(items)
     for a in t:
-        by_code.setdefault(a.code, a)
+        PyDict_SetDefault(by_code, a.code, a)
     o = new_object(T_ATTRIBUTES)
     set_slot(_D_ITEMS, o, t)
     set_slot(_D_BY_CODE, o, by_code)
@@ -915,15 +919,17 @@ cdef tuple _columns_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
     if errors:
         raise (<tuple>(<list>errors)[0])[1]
     mp = un = None
+    cdef long c
     for a in <list>items:
-        code = a.code
-        if code < 64:
-            seen |= (<uint64_t>1) << <int>code
+        # attribute codes are octets (ints, AttrType members)
+        c = a.code
+        if 0 <= c < 64:
+            seen |= (<uint64_t>1) << c
         # the first of a code is the one Attributes keeps (an MP attribute
         # appears once: a second one raised above)
-        if code == 14 and mp is None:
+        if c == 14 and mp is None:
             mp = a.value
-        elif code == 15 and un is None:
+        elif c == 15 and un is None:
             un = a.value
     if nlri or (mp is not None and (mp.routes or _announces(spans))):
         # ORIGIN, AS_PATH (and NEXT_HOP with classic NLRI) must be there
@@ -935,9 +941,11 @@ cdef tuple _columns_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
 cdef tuple _attributes_key(attrs):
     """Attributes.key, computed here (the same tuple of the same objects)."""
     cdef list out = []
+    cdef long c
     for a in attrs.items:
         code = a.code
-        if code == 14 or code == 15:
+        c = code
+        if c == 14 or c == 15:
             continue
         raw = a.raw
         out.append((code, a.flags, raw if raw is not None else repr(a.value)))
