@@ -13,9 +13,13 @@ the structure it belongs to (the comments name which), exactly as in
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.object cimport PyTypeObject
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
+from cpython.dict cimport PyDict_SetDefault
 from cpython cimport array
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
-from libc.string cimport memcpy, memcmp
+from libc.string cimport memcpy, memcmp, strlen
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 
 import gc as _gc
 import socket as _socket
@@ -23,7 +27,8 @@ import socket as _socket
 from . import _wire_py as _py
 from .attributes import (ClusterList, Communities, ExtCommunities, LocalPref, Med,
                          MpReachNlri, MpUnreachNlri, NextHop, Origin, OriginatorId,
-                         PmsiTunnel, UnknownAttribute, AsPath)
+                         PmsiTunnel, UnknownAttribute, AsPath, As4Path, AsPathSegment,
+                         AtomicAggregate, Otc, PmsiTunnelValue)
 from .attributes import Attributes as _Attributes
 from .columns import EvpnColumns, WITHDRAWN, NO_LABEL
 from .constants import ATTR_DEFAULT_FLAGS, AttrType, ErrorAction
@@ -69,6 +74,67 @@ cdef extern from *:
     """
     object new_packed "bgpevpn_new_packed"(PyTypeObject *t, const char *data, Py_ssize_t n)
 
+cdef extern from *:
+    """
+    #if defined(__linux__)
+    #include <sys/mman.h>
+    #endif
+    /* Ask for transparent huge pages over the whole 2 MiB pages inside
+       [p, p + n): a column of a million rows is written once, front to back,
+       right after it is allocated, and first-touch faults of 4 KiB pages
+       cost more than the writes themselves (a hint only: nothing changes
+       where THP is off or the call fails). */
+    static void bgpevpn_advise_huge(void *p, size_t n) {
+    #if defined(__linux__) && defined(MADV_HUGEPAGE)
+        const size_t huge = (size_t)1 << 21;
+        uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+        uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)(huge - 1);
+        if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+    #else
+        (void)p; (void)n;
+    #endif
+    }
+    """
+    void advise_huge "bgpevpn_advise_huge"(void *p, size_t n) nogil
+
+cdef extern from *:
+    """
+    /* object.__new__(t) for a class without __new__, and a slot set through
+       its member descriptor (what `obj.name = v` does, without the lookup). */
+    static PyObject *bgpevpn_new_object(PyTypeObject *t) { return t->tp_alloc(t, 0); }
+    static int bgpevpn_set_slot(PyObject *d, PyObject *o, PyObject *v) {
+        return Py_TYPE(d)->tp_descr_set(d, o, v);
+    }
+    """
+    object new_object "bgpevpn_new_object"(type t)
+    int set_slot "bgpevpn_set_slot"(object d, object o, object v) except -1
+
+cdef extern from *:
+    """
+    #if defined(_WIN32)
+    #include <ws2tcpip.h>
+    #else
+    #include <arpa/inet.h>
+    #endif
+    /* Borrowed looks into a list the caller holds (no Python code runs
+       while they are used). */
+    #define bgpevpn_item(l, i) PyList_GET_ITEM((l), (i))
+    #define bgpevpn_item_type(l, i) ((PyObject *)Py_TYPE(PyList_GET_ITEM((l), (i))))
+    #define bgpevpn_item_size(l, i) Py_SIZE(PyList_GET_ITEM((l), (i)))
+    #define bgpevpn_item_data(l, i) PyBytes_AS_STRING(PyList_GET_ITEM((l), (i)))
+    #if PY_VERSION_HEX < 0x030C0000
+    #define bgpevpn_is_ascii(o) (PyUnicode_READY(o) == 0 && PyUnicode_IS_ASCII(o))
+    #else
+    #define bgpevpn_is_ascii(o) PyUnicode_IS_ASCII(o)
+    #endif
+    """
+    int c_inet_pton "inet_pton"(int af, const char *src, void *dst) nogil
+    void *list_item "bgpevpn_item"(list l, Py_ssize_t i)
+    void *list_item_type "bgpevpn_item_type"(list l, Py_ssize_t i)
+    Py_ssize_t list_item_size "bgpevpn_item_size"(list l, Py_ssize_t i)
+    const char *list_item_data "bgpevpn_item_data"(list l, Py_ssize_t i)
+    bint is_ascii "bgpevpn_is_ascii"(str o)
+
 IMPLEMENTATION = "c"
 
 # --- shared with the Python twin (not hot) ---------------------------------------
@@ -80,15 +146,15 @@ encode_header = _py.encode_header
 encode_message = _py.encode_message
 encode_open_body = _py.encode_open_body
 encode_update_body = _py.encode_update_body
-encode_attribute = _py.encode_attribute
-encode_attribute_value = _py.encode_attribute_value
 end_of_rib = _py.end_of_rib
-next_hop_bytes = _py.next_hop_bytes
 ATTR_ERROR_ACTION = _py.ATTR_ERROR_ACTION
 FAMILY_IPV4_UNICAST = _py.FAMILY_IPV4_UNICAST
 FAMILY_IPV6_UNICAST = _py.FAMILY_IPV6_UNICAST
 FAMILY_EVPN = _py.FAMILY_EVPN
 _PY_PARSERS = _py._ATTR_PARSERS
+# the same, as lists indexed by the attribute code (0..255)
+cdef list _PARSER_BY_CODE = [_PY_PARSERS.get(c) for c in range(256)]
+cdef list _FLAGS_BY_CODE = [ATTR_DEFAULT_FLAGS.get(c, 0) for c in range(256)]
 
 TAW = ErrorAction.TREAT_AS_WITHDRAW
 DISCARD = ErrorAction.ATTRIBUTE_DISCARD
@@ -96,7 +162,13 @@ AFI_SAFI_DISABLE = ErrorAction.AFI_SAFI_DISABLE
 RESET = ErrorAction.SESSION_RESET
 
 cdef bytes MARKER = b"\xff" * 16
-cdef uint32_t NO_LABEL_C = 0xFFFFFFFF
+cdef enum:
+    NO_LABEL_C = 0xFFFFFFFF
+cdef extern from *:
+    """
+    #define BGPEVPN_MAC_MASK ((uint64_t)0xFFFFFFFFFFFFULL)
+    """
+    const uint64_t MAC_MASK "BGPEVPN_MAC_MASK"
 #: buffers at least this large are decoded with the garbage collector paused
 cdef Py_ssize_t _GC_PAUSE_BYTES = 1 << 16
 cdef int HEADER_LEN = 19
@@ -115,24 +187,37 @@ cdef object C_TYPE4 = EVPN_ROUTE_CLASSES[4]
 cdef object C_TYPE5 = EVPN_ROUTE_CLASSES[5]
 
 
-cdef inline uint32_t rd16(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 8) | p[1]
+cdef extern from *:
+    """
+    /* Big-endian reads of exactly 2, 4 or 8 octets at p (unaligned). */
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    static inline uint32_t bgpevpn_be16(const uint8_t *p) { uint16_t v; __builtin_memcpy(&v, p, 2); return __builtin_bswap16(v); }
+    static inline uint32_t bgpevpn_be32(const uint8_t *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return __builtin_bswap32(v); }
+    static inline uint64_t bgpevpn_be64(const uint8_t *p) { uint64_t v; __builtin_memcpy(&v, p, 8); return __builtin_bswap64(v); }
+    #else
+    static inline uint32_t bgpevpn_be16(const uint8_t *p) { return ((uint32_t)p[0] << 8) | p[1]; }
+    static inline uint32_t bgpevpn_be32(const uint8_t *p) {
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+    static inline uint64_t bgpevpn_be64(const uint8_t *p) {
+        return ((uint64_t)bgpevpn_be32(p) << 32) | bgpevpn_be32(p + 4); }
+    #endif
+    """
+    uint32_t rd16 "bgpevpn_be16"(const uint8_t *p) noexcept nogil
+    uint32_t rd32 "bgpevpn_be32"(const uint8_t *p) noexcept nogil
+    uint64_t rd64 "bgpevpn_be64"(const uint8_t *p) noexcept nogil
 
 
 cdef inline uint32_t rd24(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 16) | (<uint32_t>p[1] << 8) | p[2]
-
-
-cdef inline uint32_t rd32(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
-
-
-cdef inline uint64_t rd64(const uint8_t *p) noexcept nogil:
-    return (<uint64_t>rd32(p) << 32) | rd32(p + 4)
+    return (rd16(p) << 8) | p[2]
 
 
 cdef inline const uint8_t *_ptr(bytes buf):
     return <const uint8_t *>PyBytes_AS_STRING(buf)
+
+
+cdef inline bytes _slice(const uint8_t *p, Py_ssize_t a, Py_ssize_t e):
+    """b[a:e] of the buffer p points into (0 <= a <= e <= len(b))."""
+    return PyBytes_FromStringAndSize(<const char *>(p + a), e - a)
 
 
 cdef inline bytes _as_bytes(data):
@@ -312,7 +397,7 @@ cdef object _decode_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
                                  action=RESET)
     items, errors = _attributes(b, p, pos, pos + alen, ctx, spans)
     nlri = _prefixes(b, p, pos + alen, end, 4, ap4, RESET)
-    update = Update(withdrawn, _Attributes(items), nlri, length)
+    update = Update(withdrawn, _attributes_object(items), nlri, length)
     attrs = update.attributes
     mp = attrs.mp_reach
     if nlri or (mp is not None and (mp.routes or _announces(spans))):
@@ -335,7 +420,7 @@ cdef object _decode_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t
 cdef bint _announces(list spans):
     if spans is None:
         return False
-    for kind, start, end, nh, n in spans:
+    for kind, start, end, nh in spans:
         if kind == 0 and start < end:
             return True
     return False
@@ -394,14 +479,14 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
                 1, f"attribute {code} appears twice; the first is kept",
                 b[vstart - hdr:vend], DISCARD)))
             continue
-        parser = _PY_PARSERS.get(code)
+        parser = <object>PyList_GET_ITEM(_PARSER_BY_CODE, code)
         if parser is None:
             if not flags & 0x80:
                 raise UpdateMessageError(2, f"unrecognized well-known attribute {code}",
                                          b[vstart - hdr:vend], RESET)
             items.append(UnknownAttribute(code, b[vstart:vend], flags))
             continue
-        if (flags & 0xC0) != (ATTR_DEFAULT_FLAGS[code] & 0xC0):
+        if (flags & 0xC0) != (<int>(<object>PyList_GET_ITEM(_FLAGS_BY_CODE, code)) & 0xC0):
             mp = code == 14 or code == 15
             # an MP attribute whose AFI/SAFI cannot be read leaves no family to disable
             action = RESET if mp and vend - vstart < 3 else ATTR_ERROR_ACTION[code]
@@ -422,37 +507,171 @@ cdef tuple _attributes(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end
     return items, errors
 
 
+# --- attribute objects without their Python __init__ ----------------------------------
+# The decoder builds the attribute objects (and Attributes) by setting their
+# slots directly, to the values their __init__ would set: checked at import
+# against the constructors (_check_fast_objects); a mismatch (a class that
+# changed) turns this off and the constructors are called instead.
+
+from .attributes import PathAttribute as _PathAttribute, MpReachValue, MpUnreachValue
+
+cdef object _D_VALUE = _PathAttribute.__dict__["value"]
+cdef object _D_FLAGS = _PathAttribute.__dict__["flags"]
+cdef object _D_RAW = _PathAttribute.__dict__["raw"]
+cdef object _D_FOUR = AsPath.__dict__["four_octet"]
+cdef object _D_ITEMS = _Attributes.__dict__["items"]
+cdef object _D_BY_CODE = _Attributes.__dict__["_by_code"]
+cdef object _D_KEY = _Attributes.__dict__["_key"]
+cdef type T_MP_REACH = MpReachNlri, T_MP_UNREACH = MpUnreachNlri, T_ATTRIBUTES = _Attributes
+cdef type T_MP_REACH_VALUE = MpReachValue, T_MP_UNREACH_VALUE = MpUnreachValue
+cdef bint _FAST_OBJECTS = False
+
+
+cdef object _attr(type cls, value, flags, raw):
+    """cls(value, flags, raw) for the attribute classes whose __init__ only
+    stores them (value already in its final form)."""
+    if not _FAST_OBJECTS:
+        return cls(value, flags, raw)
+    o = new_object(cls)
+    set_slot(_D_VALUE, o, value)
+    set_slot(_D_FLAGS, o, flags)
+    set_slot(_D_RAW, o, raw)
+    return o
+
+
+cdef object _as_path_empty(flags, four_octet):
+    if not _FAST_OBJECTS:
+        return AsPath((), flags, b"", four_octet)
+    o = _attr(T_AS_PATH, (), flags, b"")
+    set_slot(_D_FOUR, o, four_octet)
+    return o
+
+
+cdef object _pmsi(int fl, int tt, uint32_t label, bytes tid, flags, bytes raw):
+    if not _FAST_OBJECTS:
+        return PmsiTunnel((fl, tt, label, tid), flags, raw)
+    return _attr(T_PMSI, tuple.__new__(T_PMSI_VALUE, (fl, tt, label, tid)), flags, raw)
+
+
+cdef object _mp_reach_attr(int afi, int safi, bytes nh, list routes, int reserved, flags):
+    if not _FAST_OBJECTS:
+        return MpReachNlri((afi, safi, nh, routes, reserved), flags)
+    return _attr(T_MP_REACH, tuple.__new__(T_MP_REACH_VALUE, (afi, safi, nh, routes, reserved)),
+                 flags, None)
+
+
+cdef object _mp_unreach_attr(int afi, int safi, list routes, flags):
+    if not _FAST_OBJECTS:
+        return _mp_unreach_attr(afi, safi, routes, flags)
+    return _attr(T_MP_UNREACH, tuple.__new__(T_MP_UNREACH_VALUE, (afi, safi, routes)), flags,
+                 None)
+
+
+cdef object _attributes_object(list items):
+    """Attributes(items)."""
+    if not _FAST_OBJECTS:
+        return _Attributes(items)
+    cdef dict by_code = {}
+    cdef tuple t = tuple(items)
+    for a in t:
+        PyDict_SetDefault(by_code, a.code, a)
+    o = new_object(T_ATTRIBUTES)
+    set_slot(_D_ITEMS, o, t)
+    set_slot(_D_BY_CODE, o, by_code)
+    set_slot(_D_KEY, o, None)
+    return o
+
+
+def fast_objects_enabled():
+    """Whether attribute objects are built by setting their slots (see
+    _check_fast_objects); False means the classes changed and the decoder
+    calls their constructors."""
+    return _FAST_OBJECTS
+
+
+def _slots_of(obj):
+    out = {}
+    for cls in type(obj).__mro__:
+        for name in cls.__dict__.get("__slots__", ()):
+            out[name] = getattr(obj, name, "<unset>")
+    return type(obj), hasattr(obj, "__dict__"), out
+
+
+def _check_fast_objects():
+    """The fast constructors give what the classes' own do (else: off)."""
+    global _FAST_OBJECTS
+    ec = (ExtCommunity(b"\x00\x02\xfd\xe8\x00\x00\x00d"),)
+    cases = [
+        (lambda: _attr(T_ORIGIN, 1, 0x40, b"\x01"), lambda: Origin(1, 0x40, b"\x01")),
+        (lambda: _attr(T_NEXT_HOP, "1.2.3.4", 0x40, b"\x01\x02\x03\x04"),
+         lambda: NextHop("1.2.3.4", 0x40, b"\x01\x02\x03\x04")),
+        (lambda: _attr(T_MED, 7, 0x80, b"\x00\x00\x00\x07"),
+         lambda: Med(7, 0x80, b"\x00\x00\x00\x07")),
+        (lambda: _attr(T_LOCAL_PREF, 7, 0x40, b"\x00\x00\x00\x07"),
+         lambda: LocalPref(7, 0x40, b"\x00\x00\x00\x07")),
+        (lambda: _attr(T_ORIGINATOR, "1.2.3.4", 0x80, b"\x01\x02\x03\x04"),
+         lambda: OriginatorId("1.2.3.4", 0x80, b"\x01\x02\x03\x04")),
+        (lambda: _attr(T_EXT_COMMS, ec, 0xC0, bytes(ec[0])),
+         lambda: ExtCommunities(ec, 0xC0, bytes(ec[0]))),
+        (lambda: _as_path_empty(0x40, False), lambda: AsPath((), 0x40, b"", False)),
+        (lambda: _pmsi(0, 6, 100, b"\x01\x02\x03\x04", 0xC0, b"\x00\x06\x00\x00\x64"),
+         lambda: PmsiTunnel((0, 6, 100, b"\x01\x02\x03\x04"), 0xC0, b"\x00\x06\x00\x00\x64")),
+        (lambda: _mp_reach_attr(25, 70, b"\x01\x02\x03\x04", [], 0, 0x90),
+         lambda: MpReachNlri((25, 70, b"\x01\x02\x03\x04", [], 0), 0x90)),
+        (lambda: _mp_unreach_attr(25, 70, [], 0x90), lambda: MpUnreachNlri((25, 70, []), 0x90)),
+    ]
+    items = [Origin(0, 0x40, b"\x00"), LocalPref(1, 0x40, b"\x00\x00\x00\x01"),
+             Origin(1, 0x40, b"\x01")]
+    cases.append((lambda: _attributes_object(items), lambda: _Attributes(items)))
+    _FAST_OBJECTS = True
+    try:
+        ok = True
+        for fast, ref in cases:
+            a, b = fast(), ref()
+            ta, da, sa = _slots_of(a)
+            tb, db, sb = _slots_of(b)
+            if ta is not tb or da or db or sa != sb or \
+                    any(type(sa[k]) is not type(sb[k]) for k in sa):
+                ok = False
+    except Exception:
+        ok = False
+    _FAST_OBJECTS = ok
+
+
 cdef object _parse_attribute(bytes b, const uint8_t *p, int code, Py_ssize_t vstart,
                              Py_ssize_t vend, int flags, ctx, parser, list spans):
     """The hot attributes in C; the others through the Python twin's parser."""
     cdef Py_ssize_t n = vend - vstart, q
     cdef list ecs
+    cdef bytes raw
     if code == 1 and n == 1 and p[vstart] <= 2:
-        return Origin(p[vstart], flags, b[vstart:vend])
+        return _attr(T_ORIGIN, p[vstart], flags, _slice(p, vstart, vend))
     if code == 3 and n == 4:
-        return NextHop(_ntop(_AF_INET, b[vstart:vend]), flags, b[vstart:vend])
+        raw = _slice(p, vstart, vend)
+        return _attr(T_NEXT_HOP, _ntop(_AF_INET, raw), flags, raw)
     if code == 4 and n == 4:
-        return Med(rd32(p + vstart), flags, b[vstart:vend])
+        return _attr(T_MED, rd32(p + vstart), flags, _slice(p, vstart, vend))
     if code == 5 and n == 4:
-        return LocalPref(rd32(p + vstart), flags, b[vstart:vend])
+        return _attr(T_LOCAL_PREF, rd32(p + vstart), flags, _slice(p, vstart, vend))
     if code == 9 and n == 4:
-        return OriginatorId(_ntop(_AF_INET, b[vstart:vend]), flags, b[vstart:vend])
+        raw = _slice(p, vstart, vend)
+        return _attr(T_ORIGINATOR, _ntop(_AF_INET, raw), flags, raw)
     if code == 16 and n != 0 and n % 8 == 0:
         ecs = []
         q = vstart
         while q < vend:
             ecs.append(new_packed(T_EC, <const char *>(p + q), 8))
             q += 8
-        return ExtCommunities(tuple(ecs), flags, b[vstart:vend])
+        return _attr(T_EXT_COMMS, tuple(ecs), flags, _slice(p, vstart, vend))
     if code == 22 and n >= 5:
-        return PmsiTunnel((p[vstart], p[vstart + 1], rd24(p + vstart + 2), b[vstart + 5:vend]),
-                          flags, b[vstart:vend])
+        return _pmsi(p[vstart], p[vstart + 1], rd24(p + vstart + 2), _slice(p, vstart + 5, vend),
+                     flags, _slice(p, vstart, vend))
     if code == 14:
         return _mp_reach(b, p, vstart, vend, flags, ctx, spans)
     if code == 15:
         return _mp_unreach(b, p, vstart, vend, flags, ctx, spans)
     if code == 2 and n == 0:
-        return AsPath((), flags, b"", ctx.four_octet_as)
+        return _as_path_empty(flags, ctx.four_octet_as)
     # everything else, and every malformed case, through the reference parser
     return parser(b, vstart, vend, flags, ctx)
 
@@ -481,17 +700,19 @@ cdef object _mp_reach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t v
         if q + 1 > vend:
             raise UpdateMessageError(9, f"MP_REACH_NLRI next hop length {nh_len} overruns the "
                                      "attribute", b[vstart:vend], AFI_SAFI_DISABLE)
-        _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
+        if not (((afi == 25 and safi == 70) or (afi == 1 and safi == 1))
+                and (nh_len == 4 or nh_len == 16 or nh_len == 32)):
+            _py._check_next_hop((afi, safi), nh_len, b, vstart, vend)
         if spans is not None and afi == 25 and safi == 70:
             # columnar path: validate, remember where the routes are, make no objects
-            spans.append((0, q + 1, vend, b[vstart + 4:q], _columns_check(b, p, q + 1, vend)))
+            spans.append((0, q + 1, vend, _slice(p, vstart + 4, q)))
             routes = []
         else:
             routes = _nlri(b, p, q + 1, vend, afi, safi, ctx)
     except UpdateMessageError as e:
         e.family = (afi, safi)
         raise
-    return MpReachNlri((afi, safi, b[vstart + 4:q], routes, p[q]), flags)
+    return _mp_reach_attr(afi, safi, _slice(p, vstart + 4, q), routes, p[q], flags)
 
 
 def parse_mp_unreach(buf, Py_ssize_t vstart, Py_ssize_t vend, flags, ctx):
@@ -509,13 +730,13 @@ cdef object _mp_unreach(bytes b, const uint8_t *p, Py_ssize_t vstart, Py_ssize_t
     cdef int afi = rd16(p + vstart), safi = p[vstart + 2]
     try:
         if spans is not None and afi == 25 and safi == 70:
-            spans.append((1, vstart + 3, vend, None, _columns_check(b, p, vstart + 3, vend)))
-            return MpUnreachNlri((afi, safi, []), flags)
+            spans.append((1, vstart + 3, vend, None))
+            return _mp_unreach_attr(afi, safi, [], flags)
         routes = _nlri(b, p, vstart + 3, vend, afi, safi, ctx)
     except UpdateMessageError as e:
         e.family = (afi, safi)
         raise
-    return MpUnreachNlri((afi, safi, routes), flags)
+    return _mp_unreach_attr(afi, safi, routes, flags)
 
 
 # --- NLRI -------------------------------------------------------------------------------
@@ -669,6 +890,68 @@ cdef list _evpn(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end):
 
 # --- columnar decode ------------------------------------------------------------------
 
+cdef tuple _columns_update(bytes b, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, ctx,
+                           list spans):
+    """_decode_update for decode_columns: the same walk and checks, without
+    the Update object, for an UPDATE that decodes cleanly: (Attributes,
+    MP_REACH value or None, MP_UNREACH value or None, number of classic
+    withdrawn + NLRI prefixes).  On any error it raises a BGPError, not
+    necessarily the one _decode_update raises: the caller decodes the
+    message again in full for that."""
+    cdef Py_ssize_t wlen, alen
+    cdef uint64_t seen = 0
+    if end - pos < 4:
+        raise UpdateMessageError(1, "UPDATE body shorter than 4 octets", action=RESET)
+    wlen = rd16(p + pos)
+    pos += 2
+    if pos + wlen + 2 > end:
+        raise UpdateMessageError(1, "withdrawn routes length overruns the UPDATE", action=RESET)
+    cdef bint ap4 = FAMILY_IPV4_UNICAST in ctx.add_path
+    withdrawn = _prefixes(b, p, pos, pos + wlen, 4, ap4, RESET)
+    pos += wlen
+    alen = rd16(p + pos)
+    pos += 2
+    if pos + alen > end:
+        raise UpdateMessageError(1, "total path attribute length overruns the UPDATE",
+                                 action=RESET)
+    items, errors = _attributes(b, p, pos, pos + alen, ctx, spans)
+    nlri = _prefixes(b, p, pos + alen, end, 4, ap4, RESET)
+    if errors:
+        raise (<tuple>(<list>errors)[0])[1]
+    mp = un = None
+    cdef long c
+    for a in <list>items:
+        # attribute codes are octets (ints, AttrType members)
+        c = a.code
+        if 0 <= c < 64:
+            seen |= (<uint64_t>1) << c
+        # the first of a code is the one Attributes keeps (an MP attribute
+        # appears once: a second one raised above)
+        if c == 14 and mp is None:
+            mp = a.value
+        elif c == 15 and un is None:
+            un = a.value
+    if nlri or (mp is not None and (mp.routes or _announces(spans))):
+        # ORIGIN, AS_PATH (and NEXT_HOP with classic NLRI) must be there
+        if (seen & 6) != 6 or (nlri and not seen & 8):
+            raise UpdateMessageError(3, "missing well-known attribute", action=TAW)
+    return _attributes_object(items), mp, un, len(<list>withdrawn) + len(<list>nlri)
+
+
+cdef tuple _attributes_key(attrs):
+    """Attributes.key, computed here (the same tuple of the same objects)."""
+    cdef list out = []
+    cdef long c
+    for a in attrs.items:
+        code = a.code
+        c = code
+        if c == 14 or c == 15:
+            continue
+        raw = a.raw
+        out.append((code, a.flags, raw if raw is not None else repr(a.value)))
+    return tuple(out)
+
+
 cdef class _Col:
     """A growable typed column written through a raw pointer."""
     cdef array.array arr
@@ -687,12 +970,127 @@ cdef class _Col:
         array.resize(self.arr, self.n)
         return self.arr
 
+    cdef void reserve_huge(self, Py_ssize_t rows) except *:
+        """Room for rows more rows; a large column gets 2 MiB of slack
+        (given back by finish) so that its last rows lie in a whole huge
+        page too, and the huge-page hint."""
+        cdef Py_ssize_t size = self.arr.ob_descr.itemsize
+        if rows * size >= (1 << 20):
+            self.reserve(rows + ((1 << 21) + size - 1) // size)
+        else:
+            self.reserve(rows)
+        self.advise()
+
+    cdef void advise(self):
+        if self.arr.data.as_voidptr != NULL:
+            advise_huge(self.arr.data.as_voidptr, <size_t>len(self.arr) * self.arr.ob_descr.itemsize)
+
+
+cdef struct _Span:
+    int kind               # 0 MP_REACH, 1 MP_UNREACH
+    Py_ssize_t pos, end    # its EVPN NLRI
+
+
+cdef bytes _block_key(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, _Span *spans,
+                      int *nspans):
+    """The attribute block of the UPDATE body p[pos:end] as a cache key for
+    decode_columns: every attribute's octets, except that an EVPN
+    MP_REACH_NLRI / MP_UNREACH_NLRI keeps its flags, code and the octets
+    before its NLRI (AFI, SAFI, next hop, reserved) behind a 2-octet length
+    of its own; first octet: 1 when the MP_REACH carries routes (what the
+    missing-attribute check depends on).  Two UPDATEs with the same key
+    decode to the same attributes, errors included, as long as their NLRI
+    is valid.  The NLRI ranges go to spans (wire order).  None for an
+    UPDATE the cache leaves to the full decode: withdrawn routes or NLRI in
+    the classic fields, a header or length that does not fit, an MP
+    attribute of another family or too short to show its family and NLRI,
+    a repeated MP attribute."""
+    cdef Py_ssize_t a, aend, alen, vstart, vend, q, k = 1
+    cdef int flags, code, hdr, n = 0
+    cdef bint reach = False, unreach = False, announces = False
+    if end - pos < 4 or rd16(p + pos) != 0:
+        return None
+    alen = rd16(p + pos + 2)
+    a = pos + 4
+    aend = a + alen
+    if aend != end:
+        return None
+    cdef bytes key = PyBytes_FromStringAndSize(NULL, alen + 3)
+    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(key)
+    while a < aend:
+        if aend - a < 3:
+            return None
+        flags = p[a]
+        code = p[a + 1]
+        if flags & 0x10:
+            if aend - a < 4:
+                return None
+            vstart = a + 4
+            vend = vstart + rd16(p + a + 2)
+        else:
+            vstart = a + 3
+            vend = vstart + p[a + 2]
+        if vend > aend:
+            return None
+        if code == 14 or code == 15:
+            # vstart + 3 <= vend: AFI and SAFI lie inside the attribute
+            if vend - vstart < 3 or rd16(p + vstart) != 25 or p[vstart + 2] != 70:
+                return None
+            if code == 14:
+                if reach or vend - vstart < 5:
+                    return None
+                q = vstart + 5 + p[vstart + 3]     # past next hop and reserved octet
+                if q > vend:
+                    return None
+                reach = True
+                announces = q < vend
+                spans[n].kind = 0
+            else:
+                if unreach:
+                    return None
+                q = vstart + 3
+                unreach = True
+                spans[n].kind = 1
+            spans[n].pos = q
+            spans[n].end = vend
+            n += 1
+            # flags, code, 2-octet length, value up to the NLRI: at most one
+            # octet more than the attribute's own header and value
+            o[k] = flags
+            o[k + 1] = code
+            o[k + 2] = (q - vstart) >> 8
+            o[k + 3] = (q - vstart) & 0xFF
+            memcpy(o + k + 4, p + vstart, q - vstart)
+            k += 4 + q - vstart
+        else:
+            memcpy(o + k, p + a, vend - a)
+            k += vend - a
+        a = vend
+    o[0] = announces
+    nspans[0] = n
+    return key[:k]
+
+
 
 def decode_columns(data, context=None):
     """Decode a buffer of whole messages into ``EvpnColumns`` (see
     ``_wire_py.decode_columns``) without creating route objects."""
     ctx = context or DEFAULT_CONTEXT
     cdef bytes buf = _as_bytes(data)
+    if PyBytes_GET_SIZE(buf) < _GC_PAUSE_BYTES:
+        return _decode_columns(buf, ctx)
+    # as in decode_messages: the attribute objects of thousands of UPDATEs
+    # would trigger collections that walk everything alive, for nothing
+    was_enabled = _gc.isenabled()
+    _gc.disable()
+    try:
+        return _decode_columns(buf, ctx)
+    finally:
+        if was_enabled:
+            _gc.enable()
+
+
+cdef object _decode_columns(bytes buf, ctx):
     cdef const uint8_t *p = _ptr(buf)
     cols = EvpnColumns(buf)
     frames, pos = split_messages(buf, 0, ctx.max_message_length)
@@ -705,12 +1103,28 @@ def decode_columns(data, context=None):
     cdef dict interned = {}
     cdef dict messages = cols.messages
     cdef dict other = cols.other_routes
-    cdef Py_ssize_t start, end, mpos, mend, k, total = 0
-    cdef int index
+    cdef Py_ssize_t start, end, mpos, mend, k, row = 0
+    cdef int index, nspans = 0, j
+    cdef _Span sp[2]
     cdef bint evpn_ap = FAMILY_EVPN in ctx.add_path
-    cdef list spans, work = []
-    # pass 1: decode every message (attributes, errors) and find the EVPN
-    # NLRI ranges, validated and counted; pass 2 fills columns allocated once
+    cdef list spans
+    # attribute block (see _block_key) -> attribute-set index of its routes
+    # (-2 when it announces none), for blocks that decoded cleanly before in
+    # this call: the UPDATEs of one attribute set are decoded once
+    cdef dict blocks = {}
+    cdef bytes bkey
+    cdef tuple all_cols = (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1,
+                           c_l2, c_attr)
+    cdef _Rows rows
+    # One pass, message by message: the attributes (errors included), then
+    # the EVPN routes, each layout checked as its row is written, while the
+    # message is still in the cache; so errors come in message order.  The
+    # columns are reserved for a type-2 stream (35+ octets a route; growing
+    # if the routes are shorter), untouched room costs no memory and
+    # finish() gives it back.
+    for col in all_cols:
+        (<_Col>col).reserve_huge(PyBytes_GET_SIZE(buf) // 33 + 16)
+    _rows_of(&rows, all_cols)
     for start, end in frames:
         mtype = p[start + 18]
         if mtype != 2 or evpn_ap:
@@ -718,52 +1132,65 @@ def decode_columns(data, context=None):
             msg = decode_frame(buf, start, end, ctx)
             messages[msg.type] = messages.get(msg.type, 0) + 1
             if mtype == 2:
-                work.append((None, start, end, msg))
+                for col in all_cols:
+                    (<_Col>col).n = row
+                _columns_from_update(cols, buf, start, end, msg, interned, c_type, c_off,
+                                     c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2,
+                                     c_attr)
+                row = c_type.n
+                _rows_of(&rows, all_cols)
             continue
+        bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
+        if bkey is not None:
+            cached = blocks.get(bkey)
+            if cached is not None:
+                # the same attributes as an earlier clean UPDATE: only the
+                # NLRI is left to check (as its rows are written)
+                for j in range(nspans):
+                    row = _span_rows(buf, p, sp[j].pos, sp[j].end,
+                                     <int>cached if sp[j].kind == 0 else WITHDRAWN,
+                                     &rows, all_cols, row, start, end, ctx)
+                messages["UPDATE"] = messages.get("UPDATE", 0) + 1
+                continue
         spans = []
         try:
-            upd = _decode_update(buf, p, start + HEADER_LEN, end, ctx, end - start, spans)
+            attrs, mp, un, k = _columns_update(buf, p, start + HEADER_LEN, end, ctx, spans)
         except BGPError:
             # rare: decode again with route objects, so the error (and the
             # partial UPDATE it carries) is exactly the one decode_messages gives
             decode_frame(buf, start, end, ctx)
             raise
         messages["UPDATE"] = messages.get("UPDATE", 0) + 1
-        attrs = upd.attributes
-        for kind, mpos, mend, nh, nroutes in spans:
+        cached = -2
+        ikey = None
+        for kind, mpos, mend, nh in spans:
             if mpos >= mend:
                 continue
             if kind == 0:
-                key = (attrs.key, nh)
+                if ikey is None:
+                    ikey = _attributes_key(attrs)
+                key = (ikey, nh)
                 idx = interned.get(key)
                 if idx is None:
                     idx = interned[key] = len(cols.attribute_sets)
                     cols.attribute_sets.append((attrs, nh))
                 index = idx
+                cached = idx
             else:
                 index = WITHDRAWN
-            work.append((index, mpos, mend, nroutes))
-            total += <Py_ssize_t>nroutes
-        mp = attrs.mp_reach
+            row = _span_rows(buf, p, mpos, mend, index, &rows, all_cols, row, start, end, ctx)
+        if bkey is not None:
+            blocks[bkey] = cached
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
             fam = (mp.afi, mp.safi)
             other[fam] = other.get(fam, 0) + len(mp.routes)
-        un = attrs.mp_unreach
         if un is not None and (un.afi, un.safi) != FAMILY_EVPN and un.routes:
             fam = (un.afi, un.safi)
             other[fam] = other.get(fam, 0) + len(un.routes)
-        k = len(upd.nlri) + len(upd.withdrawn_routes)
         if k:
             other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
-    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
-        (<_Col>col).reserve(total)
-    for item in work:
-        if item[0] is None:
-            _columns_from_update(cols, buf, item[1], item[2], item[3], interned, c_type, c_off,
-                                 c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
-        else:
-            _columns_walk(p, item[1], item[2], item[3], item[0], c_type, c_off, c_pid, c_rd,
-                          c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr)
+    for col in all_cols:
+        (<_Col>col).n = row
     cols.route_type = c_type.finish()
     cols.offset = c_off.finish()
     cols.path_id = c_pid.finish()
@@ -778,65 +1205,119 @@ def decode_columns(data, context=None):
     return cols
 
 
-cdef Py_ssize_t _columns_check(bytes b, const uint8_t *p, Py_ssize_t pos,
-                               Py_ssize_t end) except -1:
-    """Validate EVPN NLRI exactly as _evpn does, creating nothing; returns
-    the number of routes."""
-    cdef Py_ssize_t length, nxt, n = 0
-    cdef int ipl, rest
-    while pos < end:
-        if end - pos < 2:
-            raise UpdateMessageError(10, "EVPN route header is truncated", b[pos:end],
-                                     AFI_SAFI_DISABLE)
-        length = p[pos + 1]
-        nxt = pos + 2 + length
-        if nxt > end:
-            raise UpdateMessageError(10, f"EVPN route of length {length} overruns the NLRI",
-                                     b[pos:end], AFI_SAFI_DISABLE)
-        n += 1
-        if p[pos] == 2 and length >= 33 and p[pos + 24] == 48:
-            ipl = p[pos + 31]
-            rest = length - 30 - (ipl >> 3)
-            if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
-                pos = nxt
-                continue
-        if _route_class(p, pos + 2, length) is None:
-            raise UpdateMessageError(10, f"EVPN route type {p[pos]} with a malformed layout "
-                                     f"of {length} octets", b[pos:nxt], AFI_SAFI_DISABLE)
-        pos = nxt
-    return n
+cdef struct _Rows:
+    uint8_t *type
+    uint64_t *off
+    uint32_t *pid
+    uint64_t *rd
+    uint32_t *tag
+    uint64_t *mac
+    uint8_t *ipoff
+    uint8_t *iplen
+    uint32_t *l1
+    uint32_t *l2
+    int32_t *attr
 
 
-cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t n,
-                        int index,
-                        _Col c_type, _Col c_off, _Col c_pid, _Col c_rd, _Col c_tag, _Col c_mac,
-                        _Col c_ipoff, _Col c_iplen, _Col c_l1, _Col c_l2, _Col c_attr) except *:
-    """Append one row per (already validated) EVPN route in p[pos:end],
-    following columns.row_of_route."""
-    cdef Py_ssize_t q = pos, i, bb, length
-    cdef int rtype, ip_len, k
+cdef void _rows_of(_Rows *rows, tuple cols):
+    """Point rows at the columns' storage (again after they grew)."""
+    rows.type = <uint8_t *>(<_Col>cols[0]).arr.data.as_uchars
+    rows.off = <uint64_t *>(<_Col>cols[1]).arr.data.as_voidptr
+    rows.pid = <uint32_t *>(<_Col>cols[2]).arr.data.as_voidptr
+    rows.rd = <uint64_t *>(<_Col>cols[3]).arr.data.as_voidptr
+    rows.tag = <uint32_t *>(<_Col>cols[4]).arr.data.as_voidptr
+    rows.mac = <uint64_t *>(<_Col>cols[5]).arr.data.as_voidptr
+    rows.ipoff = <uint8_t *>(<_Col>cols[6]).arr.data.as_uchars
+    rows.iplen = <uint8_t *>(<_Col>cols[7]).arr.data.as_uchars
+    rows.l1 = <uint32_t *>(<_Col>cols[8]).arr.data.as_voidptr
+    rows.l2 = <uint32_t *>(<_Col>cols[9]).arr.data.as_voidptr
+    rows.attr = <int32_t *>(<_Col>cols[10]).arr.data.as_voidptr
+
+
+cdef Py_ssize_t _span_rows(bytes buf, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end,
+                           int index, _Rows *rows, tuple cols, Py_ssize_t row,
+                           Py_ssize_t mstart, Py_ssize_t mend, ctx) except -1:
+    """Rows for the EVPN NLRI p[pos:end] of the message buf[mstart:mend],
+    from row on; returns the next row.  A route that is cut short or does
+    not fit its type: the message is decoded in full, for its error."""
+    # a route takes at least 2 octets: room for every route the span can hold
+    cdef Py_ssize_t need = row + (end - pos) // 2 + 1, have = len((<_Col>cols[0]).arr)
+    if need > have:
+        for col in cols:
+            (<_Col>col).n = row
+            (<_Col>col).reserve(max(need, 2 * have) - row)
+        _rows_of(rows, cols)
+        have = len((<_Col>cols[0]).arr)
+    cdef Py_ssize_t nxt = _columns_walk(p, pos, end, index, rows, row, have - row)
+    if nxt < 0:
+        decode_frame(buf, mstart, mend, ctx)
+        raise AssertionError("decode_columns: the NLRI check and decode_frame disagree")
+    return nxt
+
+
+cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, int index,
+                              _Rows *c, Py_ssize_t i, Py_ssize_t n) except -2:
+    """Write rows i.. (room for n) for the EVPN routes in p[pos:end],
+    following columns.row_of_route and checking each route as _evpn does;
+    -1 at the first route that is cut short or does not fit its type (or
+    when the room runs out), else the next row."""
+    cdef Py_ssize_t q = pos, bb, length, nxt, stop = i + n
+    cdef int rtype, ip_len, ipl, rest
     cdef uint64_t rd, mac, ip_off
     cdef uint32_t tag, l1, l2
-    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
-        (<_Col>col).reserve(n)
-    cdef uint8_t *a_type = <uint8_t *>c_type.arr.data.as_uchars
-    cdef uint64_t *a_off = <uint64_t *>c_off.arr.data.as_voidptr
-    cdef uint32_t *a_pid = <uint32_t *>c_pid.arr.data.as_voidptr
-    cdef uint64_t *a_rd = <uint64_t *>c_rd.arr.data.as_voidptr
-    cdef uint32_t *a_tag = <uint32_t *>c_tag.arr.data.as_voidptr
-    cdef uint64_t *a_mac = <uint64_t *>c_mac.arr.data.as_voidptr
-    cdef uint8_t *a_ipoff = <uint8_t *>c_ipoff.arr.data.as_uchars
-    cdef uint8_t *a_iplen = <uint8_t *>c_iplen.arr.data.as_uchars
-    cdef uint32_t *a_l1 = <uint32_t *>c_l1.arr.data.as_voidptr
-    cdef uint32_t *a_l2 = <uint32_t *>c_l2.arr.data.as_voidptr
-    cdef int32_t *a_attr = <int32_t *>c_attr.arr.data.as_voidptr
-    i = c_type.n
-    q = pos
+    # the column pointers in locals: a store through a uint8_t pointer could
+    # alias *c, so reading them from c would reload them after every store
+    cdef uint8_t *a_type = c.type
+    cdef uint64_t *a_off = c.off
+    cdef uint32_t *a_pid = c.pid
+    cdef uint64_t *a_rd = c.rd
+    cdef uint32_t *a_tag = c.tag
+    cdef uint64_t *a_mac = c.mac
+    cdef uint8_t *a_ipoff = c.ipoff
+    cdef uint8_t *a_iplen = c.iplen
+    cdef uint32_t *a_l1 = c.l1
+    cdef uint32_t *a_l2 = c.l2
+    cdef int32_t *a_attr = c.attr
     while q < end:
+        if end - q < 2 or i >= stop:
+            return -1
         rtype = p[q]
         length = p[q + 1]
+        nxt = q + 2 + length
+        if nxt > end:
+            return -1
         bb = q + 2
-        # types 1-8 were validated to hold an RD; 9/10 only when long enough
+        if rtype == 2 and length >= 33 and p[q + 24] == 48:
+            # type 2 (RFC 7432 §7.2), the layout _evpn accepts inline: every
+            # offset below is < 2 + length
+            ipl = p[q + 31]
+            rest = length - 30 - (ipl >> 3)
+            if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
+                ip_len = ipl >> 3
+                # every read first, then the stores
+                rd = rd64(p + bb)
+                tag = rd32(p + bb + 18)
+                # the 8 octets before the MAC's end are inside the route
+                mac = rd64(p + bb + 21) & MAC_MASK
+                l1 = rd24(p + bb + 30 + ip_len)
+                l2 = rd24(p + bb + 33 + ip_len) if rest == 6 else NO_LABEL_C
+                a_type[i] = 2
+                a_off[i] = q
+                a_pid[i] = 0
+                a_rd[i] = rd
+                a_tag[i] = tag
+                a_mac[i] = mac
+                a_ipoff[i] = 32 if ip_len else 0
+                a_iplen[i] = ip_len
+                a_l1[i] = l1
+                a_l2[i] = l2
+                a_attr[i] = index
+                i += 1
+                q = nxt
+                continue
+        if _route_class(p, bb, length) is None:
+            return -1
+        # a valid layout of its type: the offsets below lie inside the route
         rd = rd64(p + bb) if ((1 <= rtype <= 8) or ((rtype == 9 or rtype == 10) and length >= 8)) \
             else 0
         tag = 0
@@ -884,11 +1365,8 @@ cdef void _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, Py_ssi
         a_l2[i] = l2
         a_attr[i] = index
         i += 1
-        q = bb + length
-    for col in (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2, c_attr):
-        (<_Col>col).n = i
-
-
+        q = nxt
+    return i
 
 
 cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
@@ -935,6 +1413,265 @@ cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end
         (<_Col>col).n += n
 
 
+# --- encoding attributes -----------------------------------------------------------------
+# encode_attribute / encode_attribute_value / next_hop_bytes: the common
+# cases in C; anything else (another class, a value of another type or out of
+# range, which is where the errors are) through the Python twin's function,
+# so results and exceptions are its own.
+
+cdef int _AF_INET_C = _socket.AF_INET
+cdef int _AF_INET6_C = _socket.AF_INET6
+cdef object _py_encode_attribute = _py.encode_attribute
+cdef object _py_encode_attribute_value = _py.encode_attribute_value
+cdef object _py_next_hop_bytes = _py.next_hop_bytes
+
+
+cdef inline bint _uint(v, long long top):
+    """v is an int (not a bool or other subclass) in 0..top."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is not int:
+        return False
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    return overflow == 0 and 0 <= x <= top
+
+
+cdef inline bint _u8(v):
+    return _uint(v, 0xFF)
+
+
+cdef inline bint _u32(v):
+    return _uint(v, 0xFFFFFFFF)
+
+
+# the classes whose values are encoded here (pointer comparisons, no lookups)
+cdef type T_ORIGIN = Origin, T_AS_PATH = AsPath, T_AS4_PATH = As4Path, T_NEXT_HOP = NextHop
+cdef type T_MED = Med, T_LOCAL_PREF = LocalPref, T_EXT_COMMS = ExtCommunities
+cdef type T_PMSI = PmsiTunnel, T_COMMS = Communities, T_ORIGINATOR = OriginatorId
+cdef type T_ATOMIC = AtomicAggregate, T_OTC = Otc, T_UNKNOWN = UnknownAttribute
+cdef type T_PMSI_VALUE = PmsiTunnelValue, T_SEGMENT = AsPathSegment, T_EXT_COMM = ExtCommunity
+
+
+cdef inline void _put32(uint8_t *o, uint32_t v) noexcept:
+    o[0] = v >> 24
+    o[1] = (v >> 16) & 0xFF
+    o[2] = (v >> 8) & 0xFF
+    o[3] = v & 0xFF
+
+
+cdef bytes _ipv4_octets(v):
+    """socket.inet_pton(AF_INET, v) for a str it accepts, else None."""
+    cdef const char *c
+    cdef Py_ssize_t n
+    cdef uint8_t out[4]
+    if type(v) is not str or not is_ascii(<str>v):
+        return None
+    c = PyUnicode_AsUTF8AndSize(v, &n)
+    if <Py_ssize_t>strlen(c) != n or c_inet_pton(_AF_INET_C, c, out) != 1:
+        return None   # (an embedded NUL is an error in Python)
+    return PyBytes_FromStringAndSize(<char *>out, 4)
+
+
+cdef bytes _as_path_value(v, bint four):
+    """AS_PATH / AS4_PATH segments (see _wire_py.encode_attribute_value) when
+    every segment is (type octet, tuple of AS numbers that fit), else None."""
+    cdef Py_ssize_t size = 0, k, m, q = 0, c, i
+    cdef long long top = 0xFFFFFFFF if four else 0xFFFF
+    cdef uint8_t *o
+    if type(v) is not tuple:
+        return None
+    for seg in <tuple>v:
+        if (type(seg) is not T_SEGMENT and type(seg) is not tuple) or len(seg) != 2:
+            return None
+        stype, asns = seg
+        if not _u8(stype) or type(asns) is not tuple:
+            return None
+        m = len(<tuple>asns)
+        for a in <tuple>asns:
+            if not _uint(a, top):
+                return None
+        size += 2 * ((m + 254) // 255) + m * (4 if four else 2)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    o = <uint8_t *>PyBytes_AS_STRING(out)
+    for seg in <tuple>v:
+        stype, asns = seg
+        m = len(<tuple>asns)
+        k = 0
+        while k < m:
+            c = min(255, m - k)
+            o[q] = <int>stype
+            o[q + 1] = c
+            q += 2
+            for i in range(k, k + c):
+                a = (<tuple>asns)[i]
+                if four:
+                    _put32(o + q, <uint32_t>a)
+                    q += 4
+                else:
+                    o[q] = (<uint32_t>a) >> 8
+                    o[q + 1] = (<uint32_t>a) & 0xFF
+                    q += 2
+            k += c
+    return out
+
+
+cdef bytes _value_fast(attr, ctx):
+    """encode_attribute_value of the Python twin for the common attribute
+    classes with well-formed values; None to leave it to that function."""
+    cdef type t = type(attr)
+    cdef Py_ssize_t n, q
+    cdef uint8_t *o
+    cdef bytes out
+    if not (t is T_ORIGIN or t is T_AS_PATH or t is T_LOCAL_PREF or t is T_EXT_COMMS
+            or t is T_PMSI or t is T_NEXT_HOP or t is T_MED or t is T_AS4_PATH or t is T_COMMS
+            or t is T_ORIGINATOR or t is T_ATOMIC or t is T_OTC or t is T_UNKNOWN):
+        return None
+    raw = attr.raw
+    if raw is not None:
+        if type(raw) is not bytes:
+            return None
+        if t is T_AS_PATH:
+            # raw octets are for the AS size they were decoded with
+            fo = getattr(attr, "four_octet", None)
+            if type(fo) is not bool or fo is not ctx.four_octet_as:
+                return None
+        return raw
+    if t is T_UNKNOWN:
+        return None
+    v = attr.value
+    if t is T_ORIGIN:
+        if _u8(v):
+            out = PyBytes_FromStringAndSize(NULL, 1)
+            (<uint8_t *>PyBytes_AS_STRING(out))[0] = <int>v
+            return out
+        return None
+    if t is T_AS_PATH or t is T_AS4_PATH:
+        fo = ctx.four_octet_as
+        if type(fo) is not bool:
+            return None
+        return _as_path_value(v, fo or t is T_AS4_PATH)
+    if t is T_NEXT_HOP or t is T_ORIGINATOR:
+        return _ipv4_octets(v)
+    if t is T_MED or t is T_LOCAL_PREF or t is T_OTC:
+        if _u32(v):
+            out = PyBytes_FromStringAndSize(NULL, 4)
+            _put32(<uint8_t *>PyBytes_AS_STRING(out), <uint32_t>v)
+            return out
+        return None
+    if t is T_ATOMIC:
+        return b""
+    if t is T_EXT_COMMS:
+        if type(v) is not tuple:
+            return None
+        n = 0
+        for c in <tuple>v:
+            if type(c) is not T_EXT_COMM and type(c) is not bytes:
+                return None
+            n += PyBytes_GET_SIZE(c)
+        out = PyBytes_FromStringAndSize(NULL, n)
+        o = <uint8_t *>PyBytes_AS_STRING(out)
+        q = 0
+        for c in <tuple>v:
+            memcpy(o + q, PyBytes_AS_STRING(c), PyBytes_GET_SIZE(c))
+            q += PyBytes_GET_SIZE(c)
+        return out
+    if t is T_PMSI:
+        if type(v) is not T_PMSI_VALUE:
+            return None
+        fl, tt, label, tid = v
+        if not (_u8(fl) and _u8(tt) and _uint(label, 0xFFFFFF) and type(tid) is bytes):
+            return None
+        n = PyBytes_GET_SIZE(tid)
+        out = PyBytes_FromStringAndSize(NULL, 5 + n)
+        o = <uint8_t *>PyBytes_AS_STRING(out)
+        o[0] = <int>fl
+        o[1] = <int>tt
+        o[2] = (<uint32_t>label) >> 16
+        o[3] = ((<uint32_t>label) >> 8) & 0xFF
+        o[4] = (<uint32_t>label) & 0xFF
+        memcpy(o + 5, PyBytes_AS_STRING(tid), n)
+        return out
+    if t is T_COMMS:
+        if type(v) is not tuple and type(v) is not list:
+            return None
+        for c in v:
+            if not _u32(c):
+                return None
+        n = len(v)
+        out = PyBytes_FromStringAndSize(NULL, 4 * n)
+        o = <uint8_t *>PyBytes_AS_STRING(out)
+        for q in range(n):
+            _put32(o + 4 * q, <uint32_t>v[q])
+        return out
+    return None
+
+
+def encode_attribute_value(attr, ctx):
+    """The value octets (see ``_wire_py.encode_attribute_value``)."""
+    value = _value_fast(attr, ctx)
+    return value if value is not None else _py_encode_attribute_value(attr, ctx)
+
+
+def encode_attribute(attr, ctx):
+    """Flags, type, length, value (see ``_wire_py.encode_attribute``)."""
+    return _encode_attribute(attr, ctx)
+
+
+cdef bytes _encode_attribute(attr, ctx):
+    cdef bytes value = _value_fast(attr, ctx)
+    cdef Py_ssize_t n
+    cdef int fl, hdr
+    cdef uint8_t *o
+    if value is None:
+        return _py_encode_attribute(attr, ctx)
+    flags = attr.flags
+    code = attr.code
+    n = PyBytes_GET_SIZE(value)
+    if not (_u8(flags) and isinstance(code, int) and _uint(int(code), 0xFF) and n <= 0xFFFF):
+        return _py_encode_attribute(attr, ctx)
+    fl = flags
+    if n > 255:
+        fl |= 0x10
+    hdr = 4 if fl & 0x10 else 3
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, hdr + n)
+    o = <uint8_t *>PyBytes_AS_STRING(out)
+    o[0] = fl
+    o[1] = <int>code
+    if hdr == 4:
+        o[2] = n >> 8
+        o[3] = n & 0xFF
+    else:
+        o[2] = n
+    memcpy(o + hdr, PyBytes_AS_STRING(value), n)
+    return out
+
+
+def next_hop_bytes(next_hop):
+    """Next hop octets (see ``_wire_py.next_hop_bytes``)."""
+    cdef const char *c
+    cdef Py_ssize_t n, k
+    cdef uint8_t out[16]
+    cdef int af
+    cdef char ch
+    if type(next_hop) is bytes:
+        return next_hop
+    if type(next_hop) is str and is_ascii(<str>next_hop):
+        # one address, nothing to split or strip: inet_pton as the Python twin calls it
+        c = PyUnicode_AsUTF8AndSize(next_hop, &n)
+        af = _AF_INET_C
+        for k in range(n):
+            ch = c[k]
+            if ch == b':':
+                af = _AF_INET6_C
+            elif not (b'0' <= ch <= b'9' or b'a' <= ch <= b'f' or b'A' <= ch <= b'F'
+                      or ch == b'.'):
+                af = -1
+                break
+        if af != -1 and n and c_inet_pton(af, c, out) == 1:
+            return PyBytes_FromStringAndSize(<char *>out, 4 if af == _AF_INET_C else 16)
+    return _py_next_hop_bytes(next_hop)
+
+
 # --- packing UPDATEs --------------------------------------------------------------------
 
 def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=False):
@@ -942,20 +1679,27 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
     ``_wire_py.pack_updates``); the attribute set is encoded once and the
     NLRI copied straight into each message."""
     ctx = ctx or DEFAULT_CONTEXT
-    cdef list rl = list(routes)
-    if not rl:
+    # a list is read in place: nothing below runs Python code between
+    # reading a route and copying it
+    cdef list rl = routes if type(routes) is list else list(routes)
+    cdef Py_ssize_t i = 0, j, n = PyList_GET_SIZE(rl), size, sz, k
+    if not n:
         return []
     cdef Py_ssize_t limit = ctx.max_message_length
     afi, safi = rl[0].family
     if not (0 <= afi <= 0xFFFF and 0 <= safi <= 0xFF):
         raise ValueParseError(f"AFI/SAFI {afi}/{safi} out of range")
     fam = (afi, safi)
-    first_type = type(rl[0])
+    cdef void *first_type = list_item_type(rl, 0)
+    # a packed route's family is its class's: one class needs no family lookups
+    cdef bint packed = issubclass(<type>first_type, bytes)
     cdef bint uniform = True
-    for r in rl:
-        # same class implies same family; only mixed classes need the lookup
-        if type(r) is not first_type:
+    for k in range(n):
+        if list_item_type(rl, k) != first_type:
             uniform = False
+            break
+    if not (uniform and packed):
+        for r in list(rl):
             if r.family != fam:
                 raise ValueError("pack_updates takes routes of one family")
     items = attributes.items if isinstance(attributes, _Attributes) else attributes
@@ -965,7 +1709,7 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
         attrs = []
     elif classic and next_hop is not None and not any(a.code == 3 for a in attrs):
         attrs.append(NextHop(_py.ipv4_next_hop_text(next_hop)))
-    cdef bytes attr_bytes = b"".join([encode_attribute(a, ctx) for a in attrs])
+    cdef bytes attr_bytes = b"".join([_encode_attribute(a, ctx) for a in attrs])
     cdef bytes head
     cdef int code
     cdef Py_ssize_t room
@@ -987,15 +1731,19 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
     if room <= 0:
         raise ValueError("the attributes leave no room for NLRI in one message")
     cdef list out = []
-    cdef Py_ssize_t i = 0, j, n = len(rl), size, sz
-    # packed routes are bytes already: copy straight from them
-    cdef list enc = rl if uniform and issubclass(first_type, bytes) else \
+    # packed routes are bytes already: copy straight from them (checking the
+    # class again: the Python code above may have changed a list read in place)
+    cdef list enc = rl if uniform and packed else \
         [r if isinstance(r, bytes) else bytes(r) for r in rl]
+    cdef bint check = enc is routes
+    n = PyList_GET_SIZE(enc)
     while i < n:
         size = 0
         j = i
         while j < n:
-            sz = PyBytes_GET_SIZE(<bytes>enc[j])
+            if check and list_item_type(enc, j) != first_type:
+                return pack_updates(list(routes), attributes, next_hop, ctx, withdraw)
+            sz = list_item_size(enc, j)
             if sz > room:
                 raise ValueError("a route does not fit in one message")
             if size + sz > room:
@@ -1009,6 +1757,7 @@ def pack_updates(routes, attributes=(), next_hop=None, ctx=None, bint withdraw=F
 
 cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
                          bytes attr_bytes, bytes head, int code, bint classic, bint withdraw):
+    # enc[i:j] are bytes (or bytes subclasses) of `size` octets in all
     cdef Py_ssize_t alen = PyBytes_GET_SIZE(attr_bytes), hlen = PyBytes_GET_SIZE(head)
     cdef Py_ssize_t total, body, q, k, sz, mpv
     if classic:
@@ -1028,8 +1777,8 @@ cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
         o[q + 1] = size & 0xFF
         q += 2
         for k in range(i, j):
-            sz = PyBytes_GET_SIZE(<bytes>enc[k])
-            memcpy(o + q, PyBytes_AS_STRING(<bytes>enc[k]), sz)
+            sz = list_item_size(enc, k)
+            memcpy(o + q, list_item_data(enc, k), sz)
             q += sz
         o[q] = 0
         o[q + 1] = 0
@@ -1058,8 +1807,8 @@ cdef bytes _build_update(list enc, Py_ssize_t i, Py_ssize_t j, Py_ssize_t size,
         memcpy(o + q, PyBytes_AS_STRING(head), hlen)
         q += hlen
     for k in range(i, j):
-        sz = PyBytes_GET_SIZE(<bytes>enc[k])
-        memcpy(o + q, PyBytes_AS_STRING(<bytes>enc[k]), sz)
+        sz = list_item_size(enc, k)
+        memcpy(o + q, list_item_data(enc, k), sz)
         q += sz
     return msg
 
@@ -1173,3 +1922,5 @@ def install_route_keys():
 
 
 install_route_keys()
+
+_check_fast_objects()
