@@ -1846,34 +1846,84 @@ cdef extern from *:
     void set_cached_hash "bgpevpn_set_cached_hash"(object o, Py_hash_t h)
 
 
-cdef Py_ssize_t _write_key(const uint8_t *r, Py_ssize_t n, uint8_t *out) noexcept nogil:
-    """Write the RIB key of the EVPN route r[0:n] to out (room for n octets);
-    a route whose layout does not fit its type keys on all of its octets,
-    exactly as the Python properties would read it only for valid layouts."""
-    cdef Py_ssize_t k = 0, a, b, c, d
-    if n < 2:
-        memcpy(out, r, n)
-        return n
-    cdef int t = r[0]
-    a, b, c, d = 2, n, n, n
-    if t == 1 and n >= 24:
-        a, b = 2, 24
-    elif t == 2 and n >= 32 and 32 + (r[31] >> 3) <= n:
-        a, b, c, d = 2, 10, 20, 32 + (r[31] >> 3)
-    elif t == 5 and (n == 36 or n == 60):
-        a, b, c, d = 2, 10, 20, 25 + (4 if r[1] == 34 else 16)
-    elif (t == 6 or t == 7) and n >= 3:
-        a, b = 2, n - 1
-    elif t == 8 and n >= 8:
-        a, b = 2, n - 6
-    out[0] = r[0]
-    k = 1
-    memcpy(out + k, r + a, b - a)
-    k += b - a
-    if d > c:
-        memcpy(out + k, r + c, d - c)
-        k += d - c
-    return k
+cdef extern from *:
+    """
+    /* The RIB key of the EVPN route r[0:n] written to out (room for n octets):
+       RFC 7432 §7 (types 1-4), RFC 9136 §3.2 (5), RFC 9251 §9 (6-8).  A route
+       whose layout does not fit its type keys on all of its octets after the
+       length, exactly as the Python properties (routes.py) read it only for
+       valid layouts. */
+    static Py_ssize_t bgpevpn_write_key(const uint8_t *r, Py_ssize_t n, uint8_t *out) {
+        Py_ssize_t k, a = 2, b = n, c = n, d = n;
+        int t;
+        if (n < 2) { memcpy(out, r, (size_t)n); return n; }
+        t = r[0];
+        if (t == 1 && n >= 24) { a = 2; b = 24; }
+        else if (t == 2 && n >= 32 && 32 + (r[31] >> 3) <= n) {
+            a = 2; b = 10; c = 20; d = 32 + (r[31] >> 3);
+        }
+        else if (t == 5 && (n == 36 || n == 60)) {
+            a = 2; b = 10; c = 20; d = 25 + (r[1] == 34 ? 4 : 16);
+        }
+        else if ((t == 6 || t == 7) && n >= 3) { a = 2; b = n - 1; }
+        else if (t == 8 && n >= 8) { a = 2; b = n - 6; }
+        out[0] = r[0];
+        k = 1;
+        memcpy(out + k, r + a, (size_t)(b - a));
+        k += b - a;
+        if (d > c) { memcpy(out + k, r + c, (size_t)(d - c)); k += d - c; }
+        return k;
+    }
+
+    /* tp_hash and tp_richcompare of the EVPN route classes: the same results as
+       evpn_route_hash / evpn_route_eq below (their __hash__ / __eq__), without
+       the attribute lookup and call that a Python-level __hash__ costs on every
+       dict operation.  The hash is cached in the bytes object's hash slot. */
+    static PyTypeObject *bgpevpn_evpn_base = NULL;
+
+    static Py_hash_t bgpevpn_route_tp_hash(PyObject *o) {
+        uint8_t out[260];
+        Py_ssize_t n;
+        PyObject *key;
+        Py_hash_t h = bgpevpn_get_cached_hash(o);
+        if (h != -1) return h;
+        n = bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), out);
+        key = PyBytes_FromStringAndSize((const char *)out, n);
+        if (key == NULL) return -1;
+        h = PyObject_Hash(key);
+        Py_DECREF(key);
+        if (h != -1) bgpevpn_set_cached_hash(o, h);
+        return h;
+    }
+
+    static PyObject *bgpevpn_route_richcompare(PyObject *a, PyObject *b, int op) {
+        uint8_t ka[260], kb[260];
+        Py_ssize_t na, nb;
+        int same;
+        if ((op != Py_EQ && op != Py_NE) || bgpevpn_evpn_base == NULL
+                || !PyObject_TypeCheck(a, bgpevpn_evpn_base)
+                || !PyObject_TypeCheck(b, bgpevpn_evpn_base))
+            Py_RETURN_NOTIMPLEMENTED;
+        if (a == b) same = 1;
+        else {
+            na = bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a), ka);
+            nb = bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), kb);
+            same = na == nb && memcmp(ka, kb, (size_t)na) == 0;
+        }
+        if (op == Py_NE) same = !same;
+        if (same) Py_RETURN_TRUE;
+        Py_RETURN_FALSE;
+    }
+
+    static void bgpevpn_set_route_slots(PyObject *cls, PyObject *base) {
+        bgpevpn_evpn_base = (PyTypeObject *)base;
+        ((PyTypeObject *)cls)->tp_hash = bgpevpn_route_tp_hash;
+        ((PyTypeObject *)cls)->tp_richcompare = bgpevpn_route_richcompare;
+        PyType_Modified((PyTypeObject *)cls);
+    }
+    """
+    Py_ssize_t _write_key "bgpevpn_write_key"(const uint8_t *r, Py_ssize_t n, uint8_t *out) noexcept nogil
+    void set_route_slots "bgpevpn_set_route_slots"(object cls, object base)
 
 
 def evpn_route_key(self):
@@ -1919,6 +1969,8 @@ def install_route_keys():
         cls.__hash__ = evpn_route_hash
         cls.__eq__ = evpn_route_eq
         cls.__ne__ = evpn_route_ne
+        # last: assigning a dunder resets the slot to the generic caller
+        set_route_slots(cls, _EvpnRoute)
 
 
 install_route_keys()

@@ -1,0 +1,51 @@
+"""EVPN route keys, hashes and equality: what the C twin installs on the
+route classes (key, __hash__/__eq__ and the type slots behind dict lookups)
+gives what the Python definitions in routes.py give (``_py_key``, kept by
+the C twin as the reference), for every route type, valid or odd layouts."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bgpevpn
+from bgpevpn.routes import EvpnRoute, MacIpRoute
+
+import strategies as S
+
+pytestmark = pytest.mark.skipif(bgpevpn.IMPLEMENTATION != "c", reason="C twin not loaded")
+
+
+def reference_key(route) -> bytes:
+    for cls in type(route).__mro__:
+        if "_py_key" in cls.__dict__:
+            return cls.__dict__["_py_key"].fget(route)
+    raise AssertionError(f"no reference key for {type(route).__name__}")
+
+
+@given(S.evpn_routes, S.evpn_routes)
+def test_key_hash_and_equality_match_the_python_definitions(a, b):
+    assert a.key == reference_key(a)
+    assert hash(a) == hash(reference_key(a))
+    same = reference_key(a) == reference_key(b)
+    assert (a == b) is same and (a != b) is (not same)
+    d = {a: "a"}
+    assert (b in d) is same        # the type slot, not the Python-level __hash__/__eq__
+    assert a.__eq__(1) is NotImplemented and (a == 1) is False
+
+
+def test_labels_and_esi_are_not_part_of_the_key():
+    a = MacIpRoute.build("192.0.2.1:2", "02:00:00:00:00:01", None, (100,))
+    b = MacIpRoute.build("192.0.2.1:2", "02:00:00:00:00:01", None, (200,), esi="00:11:22:33:44:55:66:77:88:99")
+    c = MacIpRoute.build("192.0.2.1:2", "02:00:00:00:00:01", "10.0.0.1", (100,))
+    assert a == b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert a != c and c not in {a: 1}
+    assert isinstance(a, EvpnRoute)
+
+
+@given(st.binary(min_size=0, max_size=3))
+def test_short_raw_routes_hash_consistently(tail):
+    r = bgpevpn.RawEvpnRoute(bytes([9, len(tail)]) + tail) if hasattr(bgpevpn, "RawEvpnRoute") \
+        else None
+    if r is not None:
+        assert hash(r) == hash(reference_key(r))
