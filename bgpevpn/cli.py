@@ -399,97 +399,104 @@ def _print_evpn(view: dict) -> None:
                   f"{'yes' if m['sticky'] else 'no':<6} {' '.join(m['ips']) or '-'}")
 
 
-def cmd_rr(args) -> int:
-    import asyncio
-    import logging
+class _DaemonExit(Exception):
+    """A daemon command cannot go on: its message, exit status 2."""
 
-    from .rr import ConfigError, RouteReflectorDaemon, load_config, query
-    sock = args.socket
+
+def _daemon_config(prog: str, args, load_config, config_error):
+    """The daemon's configuration (None without --config) and its status
+    socket (--socket, else the configuration's [status] socket)."""
     cfg = None
     if args.config:
         try:
             cfg = load_config(args.config)
-        except ConfigError as e:
-            print(f"bgpevpn rr: {e}", file=sys.stderr)
+        except config_error as e:
+            raise _DaemonExit(f"{prog}: {e}") from None
+    return cfg, args.socket or (cfg or {}).get("status", {}).get("socket")
+
+
+def _daemon_run(prog: str, args, daemon) -> int:
+    """Run ``daemon.run()`` until SIGTERM/SIGINT, logging at --log-level."""
+    import asyncio
+    import logging
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)   # one line per netlink message
+    try:
+        asyncio.run(daemon.run())
+    except (OSError, RuntimeError) as e:
+        raise _DaemonExit(f"{prog}: {e}") from None
+    return EXIT_OK
+
+
+def _daemon_query(prog: str, sock, command: str, what: str):
+    import asyncio
+
+    from .daemon import query
+    if not sock:
+        raise _DaemonExit(f"{prog}: give --socket or a --config with [status] socket")
+    try:
+        return asyncio.run(query(sock, command))
+    except (OSError, ValueError) as e:
+        raise _DaemonExit(f"{prog}: cannot reach the {what} at {sock}: {e}") from None
+
+
+def _daemon_command(fn):
+    """``fn(args)`` of a daemon command, with _DaemonExit as a message and exit 2."""
+    def run(args) -> int:
+        try:
+            return fn(args)
+        except _DaemonExit as e:
+            print(e, file=sys.stderr)
             return EXIT_UNUSABLE
-        sock = sock or cfg.get("status", {}).get("socket")
+    return run
+
+
+def _print_peers(peers) -> None:
+    """The sessions of a daemon's status, like FRR's ``show bgp summary``."""
+    print(f"{'Neighbor':<40} {'AS':>8} {'State':<12} {'Up':>10} {'Routes':>8}")
+    for p in peers:
+        up = f"{p['uptime']:.0f}s" if p["uptime"] is not None else "-"
+        print(f"{p['address']:<40} {str(p['peer_as'] or '-'):>8} {p['state']:<12} {up:>10} "
+              f"{p['routes_received']:>8}")
+
+
+@_daemon_command
+def cmd_rr(args) -> int:
+    from .rr import ConfigError, RouteReflectorDaemon, load_config
+    cfg, sock = _daemon_config("bgpevpn rr", args, load_config, ConfigError)
     if args.action == "run":
         if cfg is None:
-            print("bgpevpn rr: --config is needed to run the route reflector", file=sys.stderr)
-            return EXIT_UNUSABLE
-        logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        try:
-            asyncio.run(RouteReflectorDaemon(cfg, args.config).run())
-        except OSError as e:
-            print(f"bgpevpn rr: {e}", file=sys.stderr)
-            return EXIT_UNUSABLE
-        return EXIT_OK
-    if not sock:
-        print("bgpevpn rr: give --socket or a --config with [status] socket", file=sys.stderr)
-        return EXIT_UNUSABLE
+            raise _DaemonExit("bgpevpn rr: --config is needed to run the route reflector")
+        return _daemon_run("bgpevpn rr", args, RouteReflectorDaemon(cfg, args.config))
     command = "status" if args.action == "status" else \
         f"routes {'json' if args.json else args.format}"
-    try:
-        body = asyncio.run(query(sock, command))
-    except (OSError, ValueError) as e:
-        print(f"bgpevpn rr: cannot reach the route reflector at {sock}: {e}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    body = _daemon_query("bgpevpn rr", sock, command, "route reflector")
     if args.json:
         print(json.dumps(body, indent=2))
     elif args.action == "status":
         print(f"AS {body['asn']} router id {body['router_id']} cluster {body['cluster_id']} "
               f"up {body['uptime']}s; Loc-RIB {body['loc_rib']}")
-        print(f"{'Neighbor':<40} {'AS':>8} {'State':<12} {'Up':>10} {'Routes':>8}")
-        for p in body["peers"]:
-            up = f"{p['uptime']:.0f}s" if p["uptime"] is not None else "-"
-            print(f"{p['address']:<40} {str(p['peer_as'] or '-'):>8} {p['state']:<12} {up:>10} "
-                  f"{p['routes_received']:>8}")
+        _print_peers(body["peers"])
     else:
         for line in body:
             print(line)
     return EXIT_OK
 
 
+@_daemon_command
 def cmd_vtep(args) -> int:
-    import asyncio
-    import logging
-
-    from .vtep import ConfigError, VtepAgent, load_config, query
-    sock = args.socket
-    cfg = None
-    if args.config:
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as e:
-            print(f"bgpevpn vtep: {e}", file=sys.stderr)
-            return EXIT_UNUSABLE
-        sock = sock or cfg.get("status", {}).get("socket")
+    from .vtep import ConfigError, VtepAgent, load_config
+    cfg, sock = _daemon_config("bgpevpn vtep", args, load_config, ConfigError)
     if args.action == "run":
         if cfg is None:
-            print("bgpevpn vtep: --config is needed to run the agent", file=sys.stderr)
-            return EXIT_UNUSABLE
+            raise _DaemonExit("bgpevpn vtep: --config is needed to run the agent")
         if args.keep_state:
             cfg["evpn"]["keep_state"] = True
         if args.rt:
             cfg["evpn"]["rt"] = args.rt
-        logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        logging.getLogger("pyroute2").setLevel(logging.WARNING)   # one line per netlink message
-        try:
-            asyncio.run(VtepAgent(cfg).run())
-        except (OSError, RuntimeError) as e:
-            print(f"bgpevpn vtep: {e}", file=sys.stderr)
-            return EXIT_UNUSABLE
-        return EXIT_OK
-    if not sock:
-        print("bgpevpn vtep: give --socket or a --config with [status] socket", file=sys.stderr)
-        return EXIT_UNUSABLE
-    try:
-        body = asyncio.run(query(sock, "status"))
-    except (OSError, ValueError) as e:
-        print(f"bgpevpn vtep: cannot reach the agent at {sock}: {e}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return _daemon_run("bgpevpn vtep", args, VtepAgent(cfg))
+    body = _daemon_query("bgpevpn vtep", sock, "status", "agent")
     if args.vni:
         body["vnis"] = [v for v in body["vnis"] if v["vni"] in args.vni]
     if args.json:
@@ -498,11 +505,7 @@ def cmd_vtep(args) -> int:
     print(f"VTEP {body['source']} AS {body['asn']} router id {body['router_id']}, "
           f"up {body['uptime']:.0f}s, {'synchronised' if body['synchronised'] else 'synchronising'}"
           f", {body['routes_advertised']} routes advertised")
-    print(f"{'Neighbor':<40} {'AS':>8} {'State':<12} {'Up':>10} {'Routes':>8}")
-    for p in body["peers"]:
-        up = f"{p['uptime']:.0f}s" if p["uptime"] is not None else "-"
-        print(f"{p['address']:<40} {str(p['peer_as'] or '-'):>8} {p['state']:<12} {up:>10} "
-              f"{p['routes_received']:>8}")
+    _print_peers(body["peers"])
     print()
     print(f"{'VNI':<9} {'VxLAN IF':<16} {'Bridge':<16} {'RD':<22} {'# MACs':>7} "
           f"{'# Remote VTEPs':>15}")

@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
-import os
 import signal
 import time
 
 from .aio import Speaker
+from .daemon import StatusSocket, query, read_toml
 from .notation import format_route
 from .rib import Rib, Source
 from .rib.reflect import RouteReflector, UpdateGroups
@@ -60,18 +59,7 @@ class ConfigError(ValueError):
 
 
 def load_config(path: str) -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        with open(path, "rb") as f:
-            cfg = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    return validate_config(cfg)
+    return validate_config(read_toml(path, ConfigError))
 
 
 def validate_config(cfg: dict) -> dict:
@@ -137,7 +125,7 @@ class RouteReflectorDaemon:
         self._pending: list = []
         self._flush_handle = None
         self._stopping = asyncio.Event()
-        self._status_server = None
+        self._status = StatusSocket(cfg.get("status", {}).get("socket"), self._answer)
         self.started = time.time()
 
     # configuration -----------------------------------------------------------
@@ -349,32 +337,20 @@ class RouteReflectorDaemon:
                                f"from {path.source.name}")
         return out
 
-    async def _handle_status(self, reader, writer) -> None:
-        try:
-            line = (await asyncio.wait_for(reader.readline(), 5)).decode().strip() or "status"
-            cmd, _, arg = line.partition(" ")
-            if cmd == "status":
-                body = self.status()
-            elif cmd == "routes":
-                body = self.routes(arg or "json")
-            else:
-                body = {"error": f"unknown command {cmd!r} (status, routes [json|frr|gobgp|junos])"}
-            writer.write(json.dumps(body).encode() + b"\n")
-            await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    def _answer(self, line: str):
+        """A status socket command: ``status`` or ``routes [json|frr|gobgp|junos]``."""
+        cmd, _, arg = (line or "status").partition(" ")
+        if cmd == "status":
+            return self.status()
+        if cmd == "routes":
+            return self.routes(arg or "json")
+        return {"error": f"unknown command {cmd!r} (status, routes [json|frr|gobgp|junos])"}
 
     # lifecycle --------------------------------------------------------------------
     async def run(self) -> None:
         self.configure()
         await self.speaker.start()
-        sock = self.cfg.get("status", {}).get("socket")
-        if sock:
-            if os.path.exists(sock):
-                os.unlink(sock)
-            self._status_server = await asyncio.start_unix_server(self._handle_status, sock)
+        await self._status.start()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
         loop.add_signal_handler(signal.SIGINT, self._stopping.set)
@@ -386,10 +362,7 @@ class RouteReflectorDaemon:
         await self._stopping.wait()
         log.info("stopping")
         await self.speaker.close("route reflector shutting down")
-        if self._status_server is not None:
-            self._status_server.close()
-            if sock and os.path.exists(sock):
-                os.unlink(sock)
+        self._status.close()
 
 
 def _nh(nh):
@@ -397,15 +370,6 @@ def _nh(nh):
     if isinstance(nh, (bytes, bytearray)):
         return format_next_hop(bytes(nh))[0]
     return nh
-
-
-async def query(socket_path: str, command: str):
-    reader, writer = await asyncio.open_unix_connection(socket_path)
-    writer.write(command.encode() + b"\n")
-    await writer.drain()
-    data = await reader.read()
-    writer.close()
-    return json.loads(data)
 
 
 __all__ = ["RouteReflectorDaemon", "load_config", "validate_config", "ConfigError", "query"]

@@ -32,6 +32,7 @@ import time
 
 from .. import wire
 from ..aio import Speaker
+from ..daemon import StatusSocket, query
 from ..rib import Rib, Source
 from ..session import events as ev
 from ..session.config import GracefulRestartConfig
@@ -72,10 +73,11 @@ class VtepAgent:
         self.started = time.time()
         self._ops: asyncio.Queue | None = None
         self._flush_handle = None
+        self._release_pending = False   # the next round reviews the earlier run's entries
         self._tasks: list = []
         self._stopping = asyncio.Event()
         self._closing = False
-        self._status_server = None
+        self._status = StatusSocket(cfg.get("status", {}).get("socket"), self._answer)
         self._vni_devices: dict = {}    # vni -> (vxlan ifindex, bridge ifindex), last known
         self._suppress_on: set = set()  # vxlan ifindexes we turned neigh_suppress on for
         self._state_dirty = False
@@ -168,8 +170,6 @@ class VtepAgent:
             # per loop iteration) or of UPDATEs becomes one decision round and
             # UPDATEs packed full, not one per MAC
             self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_DELAY, self._flush)
-
-    _release_pending = False
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -402,19 +402,11 @@ class VtepAgent:
                 "counters": dict(self.counters),
                 "vnis": [self.state.vni_view(v) for v in sorted(self.state.vnis)]}
 
-    async def _handle_status(self, reader, writer) -> None:
-        try:
-            line = (await asyncio.wait_for(reader.readline(), 5)).decode().strip() or "status"
-            if line == "status":
-                body = self.status()
-            else:
-                body = {"error": f"unknown command {line!r} (status)"}
-            writer.write(json.dumps(body).encode() + b"\n")
-            await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    def _answer(self, line: str):
+        """A status socket command (only ``status``)."""
+        if (line or "status") == "status":
+            return self.status()
+        return {"error": f"unknown command {line!r} (status)"}
 
     # -- lifecycle --------------------------------------------------------------------------
     def _make_speaker(self, restarting: bool) -> Speaker:
@@ -451,11 +443,7 @@ class VtepAgent:
                         asyncio.ensure_future(self._state_saver())]
         self._long = self._tasks[:3]
         await self.speaker.start()
-        sock = self.cfg.get("status", {}).get("socket")
-        if sock:
-            if os.path.exists(sock):
-                os.unlink(sock)
-            self._status_server = await asyncio.start_unix_server(self._handle_status, sock)
+        await self._status.start()
         asyncio.get_running_loop().call_later(
             self.sync_timeout, self._release, f"{self.sync_timeout:g} s after start")
         log.info("VTEP %s AS %s id %s: VNIs %s; peers %s", self.source, self.asn,
@@ -470,11 +458,7 @@ class VtepAgent:
         watcher = self._long[1]
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-        sock = self.cfg.get("status", {}).get("socket")
-        if self._status_server is not None:
-            self._status_server.close()
-            if sock and os.path.exists(sock):
-                os.unlink(sock)
+        self._status.close()
         if self.keep_state:
             log.info("stopping; kernel entries and routes kept (graceful restart)")
             await self.speaker.close(notify=False)
@@ -520,15 +504,6 @@ class VtepAgent:
         loop.add_signal_handler(signal.SIGINT, self._stopping.set)
         await self._stopping.wait()
         await self.stop()
-
-
-async def query(socket_path: str, command: str = "status"):
-    reader, writer = await asyncio.open_unix_connection(socket_path)
-    writer.write(command.encode() + b"\n")
-    await writer.drain()
-    data = await reader.read()
-    writer.close()
-    return json.loads(data)
 
 
 __all__ = ["VtepAgent", "query"]

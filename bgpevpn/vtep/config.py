@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ..daemon import read_toml
 from ..values import ExtCommunity, RouteDistinguisher, auto_route_target
 
 
@@ -52,18 +53,7 @@ RT_STYLES = ("frr", "rfc8365")
 
 
 def load_config(path: str) -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        with open(path, "rb") as f:
-            cfg = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    return validate_config(cfg)
+    return validate_config(read_toml(path, ConfigError))
 
 
 def _rt(text, where) -> ExtCommunity:

@@ -1,0 +1,69 @@
+"""What the daemons (``bgpevpn rr``, ``bgpevpn vtep``) share: reading their
+TOML configuration, and the local JSON status socket they answer on (one
+command line in, one JSON document out)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+
+def read_toml(path: str, error: type) -> dict:
+    """The TOML file at ``path``; ``error`` (the daemon's ConfigError) with
+    the path when it cannot be read or parsed."""
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise error(f"cannot read {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{path}: {e}") from None
+
+
+class StatusSocket:
+    """A unix socket answering ``answer(command line)`` as JSON; the file
+    is replaced at start and removed at close."""
+
+    def __init__(self, path: str | None, answer):
+        self.path, self.answer, self._server = path, answer, None
+
+    async def start(self) -> None:
+        if not self.path:
+            return
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self._server = await asyncio.start_unix_server(self._handle, self.path)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+
+    async def _handle(self, reader, writer) -> None:
+        try:
+            line = (await asyncio.wait_for(reader.readline(), 5)).decode().strip()
+            writer.write(json.dumps(self.answer(line)).encode() + b"\n")
+            await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def query(socket_path: str, command: str):
+    """Ask a running daemon: ``command`` on its status socket, the JSON answer."""
+    reader, writer = await asyncio.open_unix_connection(socket_path)
+    writer.write(command.encode() + b"\n")
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    return json.loads(data)
+
+
+__all__ = ["read_toml", "StatusSocket", "query"]
