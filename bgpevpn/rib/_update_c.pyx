@@ -127,9 +127,50 @@ cdef object _make(object cls, object iterable):
     return cls(*t)
 
 
+cdef class _NamedFields:
+    """What Path and BestPathChanged share to behave as the NamedTuples of
+    the Python twin: length, iteration, indexing, hashing and ordering as
+    their tuple of fields, pickling, ``_asdict``/``_replace``/``_make``,
+    ``count``/``index``.  No fields of its own, so it adds nothing to them."""
+
+    def __len__(self):
+        return len(self._fields)
+
+    def __iter__(self):
+        return iter(_astuple(self))
+
+    def __getitem__(self, i):
+        return _astuple(self)[i]
+
+    def __hash__(self):
+        return hash(_astuple(self))
+
+    def __richcmp__(self, other, int op):
+        return _compare(self, other, op)
+
+    def __reduce__(self):
+        return (type(self), _astuple(self))
+
+    def _asdict(self):
+        return dict(zip(self._fields, _astuple(self)))
+
+    def _replace(self, **changes):
+        return _replace(self, changes)
+
+    @classmethod
+    def _make(cls, iterable):
+        return _make(cls, iterable)
+
+    def count(self, value):
+        return _astuple(self).count(value)
+
+    def index(self, value, *args):
+        return _astuple(self).index(value, *args)
+
+
 @cython.final
 @cython.no_gc
-cdef class Path:
+cdef class Path(_NamedFields):
     """One route as received from one source (immutable; a new announcement
     is a new Path).  Whether it is stale is kept by the Rib (``is_stale``).
 
@@ -153,44 +194,10 @@ cdef class Path:
     def __repr__(self):
         return f"Path({self.route!r} from {self.source.name})"
 
-    def __len__(self):
-        return 4
-
-    def __iter__(self):
-        return iter(_astuple(self))
-
-    def __getitem__(self, i):
-        return _astuple(self)[i]
-
-    def __hash__(self):
-        return hash(_astuple(self))
-
-    def __richcmp__(self, other, int op):
-        return _compare(self, other, op)
-
-    def __reduce__(self):
-        return (Path, _astuple(self))
-
-    def _asdict(self):
-        return dict(zip(self._fields, _astuple(self)))
-
-    def _replace(self, **changes):
-        return _replace(self, changes)
-
-    @classmethod
-    def _make(cls, iterable):
-        return _make(cls, iterable)
-
-    def count(self, value):
-        return _astuple(self).count(value)
-
-    def index(self, value, *args):
-        return _astuple(self).index(value, *args)
-
 
 @cython.final
 @cython.no_gc
-cdef class BestPathChanged:
+cdef class BestPathChanged(_NamedFields):
     """The best path of ``route`` (its key) in ``family`` changed:
     ``kind`` is ``added``, ``changed`` or ``withdrawn``; ``old``/``new`` are
     the previous and the new best ``Path`` (None when there is none).
@@ -216,40 +223,6 @@ cdef class BestPathChanged:
     def __repr__(self):
         return (f"BestPathChanged(family={self.family!r}, route={self.route!r}, "
                 f"kind={self.kind!r}, old={self.old!r}, new={self.new!r})")
-
-    def __len__(self):
-        return 5
-
-    def __iter__(self):
-        return iter(_astuple(self))
-
-    def __getitem__(self, i):
-        return _astuple(self)[i]
-
-    def __hash__(self):
-        return hash(_astuple(self))
-
-    def __richcmp__(self, other, int op):
-        return _compare(self, other, op)
-
-    def __reduce__(self):
-        return (BestPathChanged, _astuple(self))
-
-    def _asdict(self):
-        return dict(zip(self._fields, _astuple(self)))
-
-    def _replace(self, **changes):
-        return _replace(self, changes)
-
-    @classmethod
-    def _make(cls, iterable):
-        return _make(cls, iterable)
-
-    def count(self, value):
-        return _astuple(self).count(value)
-
-    def index(self, value, *args):
-        return _astuple(self).index(value, *args)
 
 
 cdef inline Path _path(object route, object attrs, object source, object next_hop):
