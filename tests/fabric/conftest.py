@@ -12,6 +12,7 @@ printed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -33,19 +34,32 @@ def require_fabric() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def fabric(tmp_path_factory):
+@contextlib.contextmanager
+def running_fabric(tmp_path_factory, name: str, start, **options):
+    """A Fabric (``options`` to its constructor) brought up by ``start(fab)``,
+    closed afterwards whatever happened, its work directory copied to
+    ``BGPEVPN_FABRIC_ARTIFACTS`` when that is set."""
     require_fabric()
-    fab = Fabric(tmp_path_factory.mktemp("fabric"))
+    fab = Fabric(tmp_path_factory.mktemp(name), **options)
     try:
-        fab.setup()
-        fab.start_rr1()
+        start(fab)
         yield fab
     finally:
         fab.close()
         keep = os.environ.get("BGPEVPN_FABRIC_ARTIFACTS")
         if keep:
             shutil.copytree(fab.workdir, os.path.join(keep, fab.tag), dirs_exist_ok=True)
+
+
+def _start_reference(fab) -> None:
+    fab.setup()
+    fab.start_rr1()
+
+
+@pytest.fixture(scope="module")
+def fabric(tmp_path_factory):
+    with running_fabric(tmp_path_factory, "fabric", _start_reference) as fab:
+        yield fab
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-from .conftest import require_fabric
+from .conftest import running_fabric
 from .test_fabric import (
     check_rr1_routes,
     check_same_vni_pings,
@@ -41,7 +41,6 @@ from .topology import (
     FLOOD_MAC,
     RR1_IP,
     RR2_IP,
-    Fabric,
     host_ip,
     host_mac,
     run,
@@ -57,21 +56,17 @@ CONVERGE = 30
 EXTRA_MAC = "02:fb:00:64:00:66"      # a static MAC on vtep1, withdrawn while the agent is down
 
 
+def _start(fab) -> None:
+    fab.build_network()
+    fab.start_rr1()
+    fab.start_vteps()
+    fab.start_rr2()      # (FRR's summary shows "peers" only once there are some)
+
+
 @pytest.fixture(scope="module")
 def fabric(tmp_path_factory):
-    require_fabric()
-    fab = Fabric(tmp_path_factory.mktemp("vtepfabric"), agent_vteps=(AGENT,))
-    try:
-        fab.build_network()
-        fab.start_rr1()
-        fab.start_vteps()
-        fab.start_rr2()      # (FRR's summary shows "peers" only once there are some)
+    with running_fabric(tmp_path_factory, "vtepfabric", _start, agent_vteps=(AGENT,)) as fab:
         yield fab
-    finally:
-        fab.close()
-        keep = os.environ.get("BGPEVPN_FABRIC_ARTIFACTS")
-        if keep:
-            shutil.copytree(fab.workdir, os.path.join(keep, fab.tag), dirs_exist_ok=True)
 
 
 # -- state -------------------------------------------------------------------------------
