@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmarks added after the codec ones (RIB, speaker,
-pcap, ExaBGP).  ``test_codec_speed.py`` keeps its own (unchanged) helpers.
+"""Helpers shared by the benchmarks (codec, RIB, speaker, pcap, ExaBGP):
+the cached stream, ``record()`` and ``held()``.
 
 ``record()`` puts the same keys in ``extra_info`` as the codec benchmarks do
 (``kind``, ``twin``, ``routes``, ``expected_routes``, ``routes_per_s`` from

@@ -18,19 +18,18 @@ Environment: ``BGPEVPN_BENCH_ROUTES`` (default 1000000) for a smaller stream.
 """
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import baseline
 import generate
+from benchutil import Stream, held, load_stream, record
 
 HERE = Path(__file__).resolve().parent
 ROUTES = int(os.environ.get("BGPEVPN_BENCH_ROUTES", "1000000"))
@@ -46,29 +45,14 @@ ROUNDS = 7           # ~0.1-1.5 s per round
 _RATES: dict = {}    # kind -> routes/s (fastest round) in this session
 
 
-@dataclass
-class Stream:
-    data: bytes
-    ctx: object
-    params: generate.StreamParams
-    path: Path
-    meta: dict
-
-
-def _load(params) -> Stream:
-    path = generate.cached_stream(params, verbose=True)
-    meta = generate.load_meta(path)
-    return Stream(path.read_bytes(), generate.context_for(params.max_size), params, path, meta)
-
-
 @pytest.fixture(scope="session")
 def stream() -> Stream:
-    return _load(PARAMS)
+    return load_stream(PARAMS)
 
 
 @pytest.fixture(scope="session")
 def stream_4k() -> Stream:
-    return _load(PARAMS_4K)
+    return load_stream(PARAMS_4K)
 
 
 @pytest.fixture(scope="session")
@@ -90,57 +74,18 @@ def twin(request):
     return pytest.importorskip("bgpevpn._wire_c", reason="the C twin is not built")
 
 
-def _loadavg() -> float:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return -1.0
-
-
 def _record(benchmark, kind: str, twin: str | None, routes: int, expected: int, **extra):
-    info = benchmark.extra_info
-    info.update(kind=kind, twin=twin, routes=routes, expected_routes=expected,
-                stream_routes=PARAMS.expected_routes, loadavg_1m=_loadavg(), **extra)
+    record(benchmark, kind, twin, routes, expected, **extra)
     st = benchmark.stats.stats if benchmark.stats else None
     if st is None or not st.min:
         return
+    info = benchmark.extra_info
     rate = routes / st.min
-    info["routes_per_s"] = round(rate)
-    info["routes_per_s_median"] = round(routes / st.median)
-    info["rounds"] = st.rounds
     if twin is not None or kind in ("bare_loop", "frame_only"):
         _RATES[(kind, twin)] = rate
     base = _RATES.get(("bare_loop", None))
     if base and kind != "bare_loop":
         info["ratio_to_bare_loop"] = round(rate / base, 4)
-
-
-def _held(benchmark, target, rounds, disable_gc=False):
-    """pedantic() where the result of a round is kept (as a caller would keep
-    it) until the round is over, then freed outside the timing, so a round
-    never runs with the previous round's million objects alive."""
-    box = []
-
-    def setup():
-        gc.collect()
-        if disable_gc:
-            gc.disable()
-
-    def run():
-        box.append(target())
-
-    def teardown():
-        gc.enable()
-        box.clear()
-
-    last = {}
-
-    def run_and_keep_last():
-        run()
-        last["r"] = box[-1]
-
-    benchmark.pedantic(run_and_keep_last, setup=setup, teardown=teardown, rounds=rounds)
-    return last.get("r")
 
 
 def _count_announced(msgs) -> int:
@@ -170,7 +115,7 @@ def test_baseline_bare_loop(benchmark, stream):
 @pytest.mark.benchmark(group="decode")
 def test_decode_messages(benchmark, stream, twin):
     """decode_messages(stream) into Update objects holding one object per route."""
-    msgs = _held(benchmark, lambda: twin.decode_messages(stream.data, stream.ctx), ROUNDS)
+    msgs = held(benchmark, lambda: twin.decode_messages(stream.data, stream.ctx), ROUNDS)
     _record(benchmark, "decode", twin.IMPLEMENTATION, _count_announced(msgs),
             PARAMS.expected_routes, messages=len(msgs))
 
@@ -180,8 +125,8 @@ def test_decode_messages_gc_disabled(benchmark, stream, twin):
     """The same with the cyclic GC disabled during each round: the gap to
     test_decode_messages is what garbage collection costs while a million
     GC-tracked route objects accumulate (informational, not a target)."""
-    msgs = _held(benchmark, lambda: twin.decode_messages(stream.data, stream.ctx), ROUNDS,
-                 disable_gc=True)
+    msgs = held(benchmark, lambda: twin.decode_messages(stream.data, stream.ctx), ROUNDS,
+                disable_gc=True)
     _record(benchmark, "decode_gc_off", twin.IMPLEMENTATION, _count_announced(msgs),
             PARAMS.expected_routes, messages=len(msgs))
 
@@ -190,7 +135,7 @@ def test_decode_messages_gc_disabled(benchmark, stream, twin):
 def test_decode_non_extended(benchmark, stream_4k, twin):
     """The same routes as a non-extended peer receives them (4096-octet UPDATEs,
     ~5.5x more messages): shows the per-message cost (informational)."""
-    msgs = _held(benchmark, lambda: twin.decode_messages(stream_4k.data, stream_4k.ctx), ROUNDS)
+    msgs = held(benchmark, lambda: twin.decode_messages(stream_4k.data, stream_4k.ctx), ROUNDS)
     _record(benchmark, "decode_4096", twin.IMPLEMENTATION, _count_announced(msgs),
             PARAMS_4K.expected_routes, messages=len(msgs))
 
@@ -205,7 +150,7 @@ def test_message_reader_64k(benchmark, chunks, stream, twin):
             out.extend(reader.feed(c))
         return out
 
-    msgs = _held(benchmark, read, ROUNDS)
+    msgs = held(benchmark, read, ROUNDS)
     _record(benchmark, "reader_64k", twin.IMPLEMENTATION, _count_announced(msgs),
             PARAMS.expected_routes, messages=len(msgs), chunk=CHUNK)
 
@@ -216,7 +161,7 @@ def test_decode_columns(benchmark, stream, twin):
     objects (informational; skipped where the twin has no decode_columns)."""
     if not hasattr(twin, "decode_columns"):
         pytest.skip("this twin has no decode_columns")
-    cols = _held(benchmark, lambda: twin.decode_columns(stream.data, stream.ctx), ROUNDS)
+    cols = held(benchmark, lambda: twin.decode_columns(stream.data, stream.ctx), ROUNDS)
     _record(benchmark, "decode_columns", twin.IMPLEMENTATION, len(cols), PARAMS.expected_routes,
             attribute_sets=len(cols.attribute_sets))
 
@@ -235,7 +180,7 @@ def test_pack_updates(benchmark, groups, stream, twin):
             out += generate.pack_group(g, ctx, twin.pack_updates)
         return out
 
-    msgs = _held(benchmark, encode, ROUNDS)
+    msgs = held(benchmark, encode, ROUNDS)
     eor = generate.bgpevpn.end_of_rib(25, 70) if PARAMS.end_of_rib else b""
     wire = b"".join(msgs) + eor
     _record(benchmark, "encode", twin.IMPLEMENTATION,
