@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from bgpevpn.vtep.kernel import FdbEntry, Kernel, Link, Neighbour
+from bgpevpn.vtep.kernel import FdbEntry, Kernel
 
 
 def sh(cmd):

@@ -177,7 +177,7 @@ class VtepState:
         idx = self._rd_index.get(vni, 0)
         rd = cfg.get("rd") or f"{self.router_id}:{idx}"
         export = cfg.get("_export_rts") or auto_rts(self.asn, vni, self.rt_style)
-        imports = cfg.get("_import_rts") or default_import_rts(self.asn, vni, self.rt_style)
+        imports = self.import_rts(vni)        # (not active yet: the configured or default ones)
         bridge = self.links[link.master]
         v = Vni(vni, link.name, link.index, link.master, bridge.name, rd, tuple(export),
                 tuple(imports), bool(cfg.get("arp_suppression", self.arp_suppression)), idx)
