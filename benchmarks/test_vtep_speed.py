@@ -155,7 +155,7 @@ def test_vtep_remote_macs_installed(benchmark, capsys):
         wall_clock="seconds_per_round: wall time inside the namespace")
     _show(capsys, f"VTEP remote: {MACS:,} remote MACs installed (first UPDATE sent to "
                   f"bridge fdb show holding all): {', '.join(f'{s:.2f}' for s in secs)} s "
-                  f"({results[-1]['netlink_requests']:,} netlink requests, one at a time); "
+                  f"({results[-1]['netlink_requests']:,} netlink requests, sent in batches); "
                   f"{_verdict(secs)}; load average before the rounds "
                   f"{', '.join(str(r['loadavg_1min']) for r in results)}")
 
