@@ -4,6 +4,7 @@ command line in, one JSON document out)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 
@@ -22,6 +23,22 @@ def read_toml(path: str, error: type) -> dict:
         raise error(f"cannot read {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise error(f"{path}: {e}") from None
+
+
+def bgp_section(cfg: dict, error: type) -> dict:
+    """The ``[bgp]`` section every daemon needs, with its ``asn`` and an IPv4
+    ``router_id``; ``error`` naming what is missing or wrong."""
+    bgp = cfg.get("bgp")
+    if not isinstance(bgp, dict):
+        raise error("missing [bgp] section")
+    for k in ("asn", "router_id"):
+        if k not in bgp:
+            raise error(f"[bgp] needs {k}")
+    try:
+        ipaddress.IPv4Address(bgp["router_id"])
+    except ValueError as e:
+        raise error(f"[bgp]: {e}") from None
+    return bgp
 
 
 class StatusSocket:
@@ -66,4 +83,4 @@ async def query(socket_path: str, command: str):
     return json.loads(data)
 
 
-__all__ = ["read_toml", "StatusSocket", "query"]
+__all__ = ["read_toml", "bgp_section", "StatusSocket", "query"]

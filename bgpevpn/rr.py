@@ -41,7 +41,7 @@ import signal
 import time
 
 from .aio import Speaker
-from .daemon import StatusSocket, query, read_toml
+from .daemon import StatusSocket, bgp_section, query, read_toml
 from .notation import format_route
 from .rib import Rib, Source
 from .rib.reflect import RouteReflector, UpdateGroups
@@ -63,14 +63,8 @@ def load_config(path: str) -> dict:
 
 
 def validate_config(cfg: dict) -> dict:
-    bgp = cfg.get("bgp")
-    if not isinstance(bgp, dict):
-        raise ConfigError("missing [bgp] section")
-    for k in ("asn", "router_id"):
-        if k not in bgp:
-            raise ConfigError(f"[bgp] needs {k}")
+    bgp = bgp_section(cfg, ConfigError)
     try:
-        ipaddress.IPv4Address(bgp["router_id"])
         if "cluster_id" in bgp:
             ipaddress.IPv4Address(bgp["cluster_id"])
         fams = [_FAMILIES[f] for f in bgp.get("families", ["l2vpn/evpn"])]

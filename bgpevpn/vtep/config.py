@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..daemon import read_toml
+from ..daemon import bgp_section, read_toml
 from ..values import ExtCommunity, RouteDistinguisher, auto_route_target
 
 
@@ -66,14 +66,8 @@ def _rt(text, where) -> ExtCommunity:
 
 def validate_config(cfg: dict) -> dict:
     """Check ``cfg`` and fill in the defaults; raises ConfigError with the place."""
-    bgp = cfg.get("bgp")
-    if not isinstance(bgp, dict):
-        raise ConfigError("missing [bgp] section")
-    for k in ("asn", "router_id"):
-        if k not in bgp:
-            raise ConfigError(f"[bgp] needs {k}")
+    bgp = bgp_section(cfg, ConfigError)
     try:
-        ipaddress.IPv4Address(bgp["router_id"])
         bgp.setdefault("source", bgp["router_id"])
         ipaddress.ip_address(bgp["source"])
     except ValueError as e:
