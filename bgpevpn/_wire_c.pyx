@@ -16,6 +16,7 @@ from cpython.object cimport PyTypeObject
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.dict cimport PyDict_SetDefault
 from cpython cimport array
+from cpython.bytearray cimport PyByteArray_FromStringAndSize, PyByteArray_AS_STRING
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy, memcmp, strlen
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
@@ -30,7 +31,8 @@ from .attributes import (ClusterList, Communities, ExtCommunities, LocalPref, Me
                          PmsiTunnel, UnknownAttribute, AsPath, As4Path, AsPathSegment,
                          AtomicAggregate, Otc, PmsiTunnelValue)
 from .attributes import Attributes as _Attributes
-from .columns import EvpnColumns, WITHDRAWN, NO_LABEL
+from .columns import (COLUMN_TYPECODES, ITEMSIZES, EvpnColumns, WITHDRAWN, NO_LABEL,
+                      column_layout, new_column_arrays)
 from .constants import ATTR_DEFAULT_FLAGS, AttrType, ErrorAction
 from .context import DEFAULT_CONTEXT, Context
 from .errors import BGPError, MessageHeaderError, UpdateMessageError, ValueParseError
@@ -94,8 +96,22 @@ cdef extern from *:
         (void)p; (void)n;
     #endif
     }
+    /* Give back the whole 4 KiB pages inside [p, p + n), room the columns
+       did not use (inside huge pages the first touch filled): they read as
+       zeros if touched again. */
+    static void bgpevpn_release_unused(void *p, size_t n) {
+    #if defined(__linux__) && defined(MADV_DONTNEED)
+        const size_t page = 4096;
+        uintptr_t a = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+        uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)(page - 1);
+        if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+    #else
+        (void)p; (void)n;
+    #endif
+    }
     """
     void advise_huge "bgpevpn_advise_huge"(void *p, size_t n) nogil
+    void release_unused "bgpevpn_release_unused"(void *p, size_t n) nogil
 
 cdef extern from *:
     """
@@ -952,38 +968,103 @@ cdef tuple _attributes_key(attrs):
     return tuple(out)
 
 
-cdef class _Col:
-    """A growable typed column written through a raw pointer."""
-    cdef array.array arr
-    cdef Py_ssize_t n
+cdef struct _Rows:
+    uint8_t *type
+    uint64_t *off
+    uint32_t *pid
+    uint64_t *rd
+    uint32_t *tag
+    uint64_t *mac
+    uint8_t *ipoff
+    uint8_t *iplen
+    uint32_t *l1
+    uint32_t *l2
+    int32_t *attr
 
-    def __cinit__(self, str typecode):
-        self.arr = array.array(typecode, [])
-        self.n = 0
 
-    cdef inline void reserve(self, Py_ssize_t extra) except *:
-        cdef Py_ssize_t want = self.n + extra
-        if want > len(self.arr):
-            array.resize(self.arr, want if self.n == 0 else max(want, 2 * len(self.arr)))
+cdef dict _ITEMSIZES = {name: ITEMSIZES[code] for name, code in COLUMN_TYPECODES.items()}
 
-    cdef array.array finish(self):
-        array.resize(self.arr, self.n)
-        return self.arr
 
-    cdef void reserve_huge(self, Py_ssize_t rows) except *:
-        """Room for rows more rows; a large column gets 2 MiB of slack
-        (given back by finish) so that its last rows lie in a whole huge
-        page too, and the huge-page hint."""
-        cdef Py_ssize_t size = self.arr.ob_descr.itemsize
-        if rows * size >= (1 << 20):
-            self.reserve(rows + ((1 << 21) + size - 1) // size)
-        else:
-            self.reserve(rows)
-        self.advise()
+cdef class _ColumnStore:
+    """The columns while decode_columns writes them: one bytearray laid out
+    by columns.column_layout(capacity) (what EvpnColumns views), and a
+    pointer to each column's first row."""
+    cdef bytearray storage
+    cdef Py_ssize_t capacity
+    cdef _Rows rows
 
-    cdef void advise(self):
-        if self.arr.data.as_voidptr != NULL:
-            advise_huge(self.arr.data.as_voidptr, <size_t>len(self.arr) * self.arr.ob_descr.itemsize)
+    def __cinit__(self, Py_ssize_t capacity):
+        self._allocate(capacity)
+
+    cdef int _allocate(self, Py_ssize_t capacity) except -1:
+        starts, size = column_layout(capacity)
+        # not zeroed: every row is written before it is read, and untouched
+        # room costs no memory
+        self.storage = PyByteArray_FromStringAndSize(NULL, size)
+        cdef char *base = PyByteArray_AS_STRING(self.storage)
+        advise_huge(base, <size_t>size)
+        self.capacity = capacity
+        self.rows.type = <uint8_t *>(base + <Py_ssize_t>starts["route_type"])
+        self.rows.off = <uint64_t *>(base + <Py_ssize_t>starts["offset"])
+        self.rows.pid = <uint32_t *>(base + <Py_ssize_t>starts["path_id"])
+        self.rows.rd = <uint64_t *>(base + <Py_ssize_t>starts["rd"])
+        self.rows.tag = <uint32_t *>(base + <Py_ssize_t>starts["ethernet_tag"])
+        self.rows.mac = <uint64_t *>(base + <Py_ssize_t>starts["mac"])
+        self.rows.ipoff = <uint8_t *>(base + <Py_ssize_t>starts["ip_at"])
+        self.rows.iplen = <uint8_t *>(base + <Py_ssize_t>starts["ip_len"])
+        self.rows.l1 = <uint32_t *>(base + <Py_ssize_t>starts["label1"])
+        self.rows.l2 = <uint32_t *>(base + <Py_ssize_t>starts["label2"])
+        self.rows.attr = <int32_t *>(base + <Py_ssize_t>starts["attr_index"])
+        return 0
+
+    cdef int reserve(self, Py_ssize_t row, Py_ssize_t need) except -1:
+        """Room for need rows, keeping rows [0, row): a new storage of at
+        least twice the capacity when the room runs out."""
+        if need <= self.capacity:
+            return 0
+        cdef bytearray old = self.storage    # alive until the rows are copied
+        cdef _Rows o = self.rows
+        self._allocate(max(need, 2 * self.capacity))
+        memcpy(self.rows.type, o.type, row)
+        memcpy(self.rows.off, o.off, row * 8)
+        memcpy(self.rows.pid, o.pid, row * 4)
+        memcpy(self.rows.rd, o.rd, row * 8)
+        memcpy(self.rows.tag, o.tag, row * 4)
+        memcpy(self.rows.mac, o.mac, row * 8)
+        memcpy(self.rows.ipoff, o.ipoff, row)
+        memcpy(self.rows.iplen, o.iplen, row)
+        memcpy(self.rows.l1, o.l1, row * 4)
+        memcpy(self.rows.l2, o.l2, row * 4)
+        memcpy(self.rows.attr, o.attr, row * 4)
+        return 0
+
+    cdef Py_ssize_t append(self, Py_ssize_t row, dict arrays) except -1:
+        """The rows of arrays (new_column_arrays(), filled) after row;
+        returns the next row."""
+        cdef Py_ssize_t n = len(arrays["route_type"])
+        self.reserve(row, row + n)
+        starts, _ = column_layout(self.capacity)
+        cdef char *base = PyByteArray_AS_STRING(self.storage)
+        cdef array.array a
+        for name, start in starts.items():
+            a = arrays[name]
+            memcpy(base + <Py_ssize_t>start + row * a.ob_descr.itemsize, a.data.as_voidptr,
+                   n * a.ob_descr.itemsize)
+        return row + n
+
+    cdef finish(self, cols, Py_ssize_t rows):
+        """Give the room between the columns back to the system, then
+        point cols' columns at the first rows rows."""
+        starts, size = column_layout(self.capacity)
+        cdef char *base = PyByteArray_AS_STRING(self.storage)
+        cdef Py_ssize_t used, nxt
+        ordered = sorted(starts.items(), key=lambda kv: kv[1])
+        for k, (name, start) in enumerate(ordered):
+            used = <Py_ssize_t>start + rows * _ITEMSIZES[name]
+            nxt = ordered[k + 1][1] if k + 1 < len(ordered) else size
+            release_unused(base + used, <size_t>(nxt - used))
+        cols.view_storage(self.storage, self.capacity, rows)
+
 
 
 cdef struct _Span:
@@ -1097,9 +1178,6 @@ cdef object _decode_columns(bytes buf, ctx):
     if pos != PyBytes_GET_SIZE(buf):
         raise MessageHeaderError(2, f"{PyBytes_GET_SIZE(buf) - pos} octets after the last whole "
                                  "message (truncated message)", offset=pos)
-    cdef _Col c_type = _Col("B"), c_off = _Col("Q"), c_pid = _Col("I"), c_rd = _Col("Q")
-    cdef _Col c_tag = _Col("I"), c_mac = _Col("Q"), c_ipoff = _Col("B"), c_iplen = _Col("B")
-    cdef _Col c_l1 = _Col("I"), c_l2 = _Col("I"), c_attr = _Col("i")
     cdef dict interned = {}
     cdef dict messages = cols.messages
     cdef dict other = cols.other_routes
@@ -1113,18 +1191,12 @@ cdef object _decode_columns(bytes buf, ctx):
     # this call: the UPDATEs of one attribute set are decoded once
     cdef dict blocks = {}
     cdef bytes bkey
-    cdef tuple all_cols = (c_type, c_off, c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1,
-                           c_l2, c_attr)
-    cdef _Rows rows
     # One pass, message by message: the attributes (errors included), then
     # the EVPN routes, each layout checked as its row is written, while the
     # message is still in the cache; so errors come in message order.  The
     # columns are reserved for a type-2 stream (35+ octets a route; growing
-    # if the routes are shorter), untouched room costs no memory and
-    # finish() gives it back.
-    for col in all_cols:
-        (<_Col>col).reserve_huge(PyBytes_GET_SIZE(buf) // 33 + 16)
-    _rows_of(&rows, all_cols)
+    # if the routes are shorter); untouched room costs no memory.
+    cdef _ColumnStore store = _ColumnStore(PyBytes_GET_SIZE(buf) // 33 + 16)
     for start, end in frames:
         mtype = p[start + 18]
         if mtype != 2 or evpn_ap:
@@ -1132,13 +1204,7 @@ cdef object _decode_columns(bytes buf, ctx):
             msg = decode_frame(buf, start, end, ctx)
             messages[msg.type] = messages.get(msg.type, 0) + 1
             if mtype == 2:
-                for col in all_cols:
-                    (<_Col>col).n = row
-                _columns_from_update(cols, buf, start, end, msg, interned, c_type, c_off,
-                                     c_pid, c_rd, c_tag, c_mac, c_ipoff, c_iplen, c_l1, c_l2,
-                                     c_attr)
-                row = c_type.n
-                _rows_of(&rows, all_cols)
+                row = _columns_from_update(cols, buf, start, end, msg, interned, store, row)
             continue
         bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
         if bkey is not None:
@@ -1149,7 +1215,7 @@ cdef object _decode_columns(bytes buf, ctx):
                 for j in range(nspans):
                     row = _span_rows(buf, p, sp[j].pos, sp[j].end,
                                      <int>cached if sp[j].kind == 0 else WITHDRAWN,
-                                     &rows, all_cols, row, start, end, ctx)
+                                     store, row, start, end, ctx)
                 messages["UPDATE"] = messages.get("UPDATE", 0) + 1
                 continue
         spans = []
@@ -1178,7 +1244,7 @@ cdef object _decode_columns(bytes buf, ctx):
                 cached = idx
             else:
                 index = WITHDRAWN
-            row = _span_rows(buf, p, mpos, mend, index, &rows, all_cols, row, start, end, ctx)
+            row = _span_rows(buf, p, mpos, mend, index, store, row, start, end, ctx)
         if bkey is not None:
             blocks[bkey] = cached
         if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
@@ -1189,66 +1255,20 @@ cdef object _decode_columns(bytes buf, ctx):
             other[fam] = other.get(fam, 0) + len(un.routes)
         if k:
             other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
-    for col in all_cols:
-        (<_Col>col).n = row
-    cols.route_type = c_type.finish()
-    cols.offset = c_off.finish()
-    cols.path_id = c_pid.finish()
-    cols.rd = c_rd.finish()
-    cols.ethernet_tag = c_tag.finish()
-    cols.mac = c_mac.finish()
-    cols.ip_at = c_ipoff.finish()
-    cols.ip_len = c_iplen.finish()
-    cols.label1 = c_l1.finish()
-    cols.label2 = c_l2.finish()
-    cols.attr_index = c_attr.finish()
+    store.finish(cols, row)
     return cols
 
 
-cdef struct _Rows:
-    uint8_t *type
-    uint64_t *off
-    uint32_t *pid
-    uint64_t *rd
-    uint32_t *tag
-    uint64_t *mac
-    uint8_t *ipoff
-    uint8_t *iplen
-    uint32_t *l1
-    uint32_t *l2
-    int32_t *attr
-
-
-cdef void _rows_of(_Rows *rows, tuple cols):
-    """Point rows at the columns' storage (again after they grew)."""
-    rows.type = <uint8_t *>(<_Col>cols[0]).arr.data.as_uchars
-    rows.off = <uint64_t *>(<_Col>cols[1]).arr.data.as_voidptr
-    rows.pid = <uint32_t *>(<_Col>cols[2]).arr.data.as_voidptr
-    rows.rd = <uint64_t *>(<_Col>cols[3]).arr.data.as_voidptr
-    rows.tag = <uint32_t *>(<_Col>cols[4]).arr.data.as_voidptr
-    rows.mac = <uint64_t *>(<_Col>cols[5]).arr.data.as_voidptr
-    rows.ipoff = <uint8_t *>(<_Col>cols[6]).arr.data.as_uchars
-    rows.iplen = <uint8_t *>(<_Col>cols[7]).arr.data.as_uchars
-    rows.l1 = <uint32_t *>(<_Col>cols[8]).arr.data.as_voidptr
-    rows.l2 = <uint32_t *>(<_Col>cols[9]).arr.data.as_voidptr
-    rows.attr = <int32_t *>(<_Col>cols[10]).arr.data.as_voidptr
-
-
 cdef Py_ssize_t _span_rows(bytes buf, const uint8_t *p, Py_ssize_t pos, Py_ssize_t end,
-                           int index, _Rows *rows, tuple cols, Py_ssize_t row,
+                           int index, _ColumnStore store, Py_ssize_t row,
                            Py_ssize_t mstart, Py_ssize_t mend, ctx) except -1:
     """Rows for the EVPN NLRI p[pos:end] of the message buf[mstart:mend],
     from row on; returns the next row.  A route that is cut short or does
     not fit its type: the message is decoded in full, for its error."""
     # a route takes at least 2 octets: room for every route the span can hold
-    cdef Py_ssize_t need = row + (end - pos) // 2 + 1, have = len((<_Col>cols[0]).arr)
-    if need > have:
-        for col in cols:
-            (<_Col>col).n = row
-            (<_Col>col).reserve(max(need, 2 * have) - row)
-        _rows_of(rows, cols)
-        have = len((<_Col>cols[0]).arr)
-    cdef Py_ssize_t nxt = _columns_walk(p, pos, end, index, rows, row, have - row)
+    store.reserve(row, row + (end - pos) // 2 + 1)
+    cdef Py_ssize_t nxt = _columns_walk(p, pos, end, index, &store.rows, row,
+                                        store.capacity - row)
     if nxt < 0:
         decode_frame(buf, mstart, mend, ctx)
         raise AssertionError("decode_columns: the NLRI check and decode_frame disagree")
@@ -1369,13 +1389,12 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
     return i
 
 
-cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
-                               dict interned, _Col c_type, _Col c_off, _Col c_pid, _Col c_rd,
-                               _Col c_tag, _Col c_mac, _Col c_ipoff, _Col c_iplen, _Col c_l1,
-                               _Col c_l2, _Col c_attr) except *:
+cdef Py_ssize_t _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
+                                     dict interned, _ColumnStore store,
+                                     Py_ssize_t row) except -1:
     """The slow path (EVPN with ADD-PATH): rows exactly as the Python twin
-    builds them, copied into the columns."""
-    tmp = EvpnColumns(buf)
+    builds them, copied into the columns after row; returns the next row."""
+    tmp = new_column_arrays()
     attrs = msg.attributes
     reach, unreach = _py._evpn_nlri_ranges(buf, start, end)
     mp = attrs.mp_reach
@@ -1401,16 +1420,7 @@ cdef void _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end
     n4 = len(msg.nlri) + len(msg.withdrawn_routes)
     if n4:
         cols.other_routes[FAMILY_IPV4_UNICAST] = cols.other_routes.get(FAMILY_IPV4_UNICAST, 0) + n4
-    cdef Py_ssize_t n = len(tmp.route_type), j
-    for name, col in (("route_type", c_type), ("offset", c_off), ("path_id", c_pid),
-                      ("rd", c_rd), ("ethernet_tag", c_tag), ("mac", c_mac),
-                      ("ip_at", c_ipoff), ("ip_len", c_iplen), ("label1", c_l1),
-                      ("label2", c_l2), ("attr_index", c_attr)):
-        src = getattr(tmp, name)
-        (<_Col>col).reserve(n)
-        for j in range(n):
-            (<_Col>col).arr[(<_Col>col).n + j] = src[j]
-        (<_Col>col).n += n
+    return store.append(row, tmp)
 
 
 # --- encoding attributes -----------------------------------------------------------------

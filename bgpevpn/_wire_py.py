@@ -19,7 +19,7 @@ from .attributes import (ATTRIBUTE_CLASSES, Aggregator, Aigp, As4Aggregator, As4
                          NextHop, Origin, OriginatorId, Otc, PmsiTunnel, UnknownAttribute)
 from .constants import (ATTR_DEFAULT_FLAGS, HEADER_LEN, MARKER, MAX_MESSAGE_LEN, AttrType,
                         ErrorAction, MessageType)
-from .columns import WITHDRAWN, EvpnColumns, row_of_route
+from .columns import WITHDRAWN, EvpnColumns, new_column_arrays, row_of_route
 from .context import DEFAULT_CONTEXT, Context
 from .errors import (BGPError, MessageHeaderError, OpenMessageError,
                      RouteRefreshMessageError, UpdateMessageError, ValueParseError)
@@ -786,6 +786,7 @@ def decode_columns(data, context=None):
                                  "(truncated message)", offset=pos)
     interned = {}
     add_path = FAMILY_EVPN in ctx.add_path
+    out = new_column_arrays()
     for start, end in frames:
         msg = decode_frame(buf, start, end, ctx)
         cols.messages[msg.type] = cols.messages.get(msg.type, 0) + 1
@@ -812,11 +813,12 @@ def decode_columns(data, context=None):
             fam = (un.afi, un.safi)
             cols.other_routes[fam] = cols.other_routes.get(fam, 0) + len(un.routes)
         for _, span, index in sorted(rows):
-            _add_rows(cols, buf, span, index, add_path)
+            _add_rows(out, buf, span, index, add_path)
         n4 = len(msg.nlri) + len(msg.withdrawn_routes)
         if n4:
             cols.other_routes[FAMILY_IPV4_UNICAST] = \
                 cols.other_routes.get(FAMILY_IPV4_UNICAST, 0) + n4
+    cols.set_columns(out)
     return cols
 
 
@@ -844,8 +846,9 @@ def _evpn_nlri_ranges(buf, start, end):
     return reach, unreach
 
 
-def _add_rows(cols, buf, span, index, add_path):
-    """One row per EVPN route in buf[span[0]:span[1]] (validated by the decode)."""
+def _add_rows(out, buf, span, index, add_path):
+    """One row per EVPN route in buf[span[0]:span[1]] (validated by the
+    decode), appended to the arrays of ``out`` (``new_column_arrays()``)."""
     at, end = span
     while at < end:
         pid = 0
@@ -853,17 +856,17 @@ def _add_rows(cols, buf, span, index, add_path):
             pid = _u32(buf, at)[0]
             at += 4
         rd, tag, mac, ip_off, ip_len, l1, l2 = row_of_route(buf, at)
-        cols.route_type.append(buf[at])
-        cols.offset.append(at)
-        cols.path_id.append(pid)
-        cols.rd.append(rd)
-        cols.ethernet_tag.append(tag)
-        cols.mac.append(mac)
-        cols.ip_at.append(ip_off)
-        cols.ip_len.append(ip_len)
-        cols.label1.append(l1)
-        cols.label2.append(l2)
-        cols.attr_index.append(index)
+        out["route_type"].append(buf[at])
+        out["offset"].append(at)
+        out["path_id"].append(pid)
+        out["rd"].append(rd)
+        out["ethernet_tag"].append(tag)
+        out["mac"].append(mac)
+        out["ip_at"].append(ip_off)
+        out["ip_len"].append(ip_len)
+        out["label1"].append(l1)
+        out["label2"].append(l2)
+        out["attr_index"].append(index)
         at += 2 + buf[at + 1]
 
 

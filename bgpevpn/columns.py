@@ -32,24 +32,93 @@ COLUMN_TYPECODES = {
 }
 
 
+#: itemsize of each typecode (``array(code).itemsize``: native sizes, the
+#: same on every platform we build for)
+ITEMSIZES = {code: array(code).itemsize for code in set(COLUMN_TYPECODES.values())}
+#: each column starts on a multiple of this many octets of the storage
+COLUMN_ALIGN = 64
+
+
+def column_layout(capacity: int):
+    """Where each column starts in a storage of ``capacity`` rows, and the
+    storage's size: ``({name: start}, size)``.  Wider columns first (so
+    every column is aligned to its item size), in ``COLUMN_TYPECODES`` order
+    among equals; both twins place the columns this way."""
+    starts = {}
+    at = 0
+    for name in sorted(COLUMN_TYPECODES, key=lambda n: -ITEMSIZES[COLUMN_TYPECODES[n]]):
+        starts[name] = at
+        at += -(-capacity * ITEMSIZES[COLUMN_TYPECODES[name]] // COLUMN_ALIGN) * COLUMN_ALIGN
+    return starts, at
+
+
+def new_column_arrays() -> dict:
+    """An empty ``array.array`` per column, to append rows to and hand to
+    ``EvpnColumns.set_columns``."""
+    return {name: array(code) for name, code in COLUMN_TYPECODES.items()}
+
+
+def _rebuild(buffer, data, attribute_sets, messages, other_routes):
+    """EvpnColumns.__reduce__'s counterpart."""
+    cols = EvpnColumns(buffer)
+    cols.set_columns({name: array(COLUMN_TYPECODES[name], data[name])
+                      for name in COLUMN_TYPECODES})
+    cols.attribute_sets = attribute_sets
+    cols.messages = messages
+    cols.other_routes = other_routes
+    return cols
+
+
 class EvpnColumns:
-    """The columns (``array.array``s named in ``COLUMN_TYPECODES``) plus:
+    """The columns named in ``COLUMN_TYPECODES``, each a ``memoryview`` of
+    its typecode (``format``) over one storage block shared by all of them
+    (``numpy.asarray(cols.mac)`` works without a copy), plus:
 
     ``attribute_sets``: list of ``(Attributes, next_hop_bytes)``, one per
     distinct attribute set and next hop (interned across UPDATEs);
     ``buffer``: the decoded bytes; ``messages``: count per message type;
     ``other_routes``: count of non-EVPN routes per (afi, safi) (not in the columns).
+
+    One block rather than one array per column: a million-row decode writes
+    47 MB of fresh memory, and on Linux eleven separate allocations get
+    most of their first-touch faults as 4 KiB pages (each starts anywhere
+    in a 2 MiB page), one block nearly only huge pages (docs/performance.md).
     """
     __slots__ = tuple(COLUMN_TYPECODES) + ("attribute_sets", "buffer", "messages",
-                                             "other_routes")
+                                             "other_routes", "_storage")
 
     def __init__(self, buffer: bytes):
-        for name, code in COLUMN_TYPECODES.items():
-            setattr(self, name, array(code))
+        self.set_columns({name: () for name in COLUMN_TYPECODES})
         self.attribute_sets = []
         self.buffer = buffer
         self.messages = {}
         self.other_routes = {}
+
+    def set_columns(self, values) -> None:
+        """Columns holding ``values[name]`` (sequences of equal length: the
+        Python twin builds ``array.array``s, then places them here)."""
+        rows = len(values["route_type"])
+        starts, size = column_layout(rows)
+        storage = bytearray(size)
+        for name, start in starts.items():
+            data = array(COLUMN_TYPECODES[name], values[name])
+            if len(data) != rows:
+                raise ValueError(f"column {name} has {len(data)} rows, route_type {rows}")
+            storage[start:start + len(data) * data.itemsize] = data.tobytes()
+        self.view_storage(storage, rows, rows)
+
+    def view_storage(self, storage, capacity: int, rows: int) -> None:
+        """Columns of ``rows`` rows over ``storage`` (a writable buffer laid
+        out by ``column_layout(capacity)``), which they keep alive."""
+        starts, size = column_layout(capacity)
+        whole = memoryview(storage)
+        if whole.nbytes < size or rows > capacity:
+            raise ValueError(f"a storage of {whole.nbytes} octets cannot hold {rows} rows "
+                             f"laid out for {capacity}")
+        for name, start in starts.items():
+            code = COLUMN_TYPECODES[name]
+            setattr(self, name, whole[start:start + rows * ITEMSIZES[code]].cast(code))
+        self._storage = storage
 
     def __len__(self) -> int:
         return len(self.route_type)
@@ -80,6 +149,11 @@ class EvpnColumns:
                 and self.other_routes == other.other_routes
                 and [(a.key, nh) for a, nh in self.attribute_sets]
                 == [(a.key, nh) for a, nh in other.attribute_sets])
+
+    def __reduce__(self):
+        # memoryviews do not pickle: the columns go as bytes
+        return (_rebuild, (self.buffer, {n: v.tobytes() for n, v in self.columns().items()},
+                           self.attribute_sets, self.messages, self.other_routes))
 
 
 def row_of_route(buf: bytes, off: int):

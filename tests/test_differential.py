@@ -371,7 +371,7 @@ def norm_messages(msgs, ctx):
 
 def norm_columns(cols, ctx):
     assert isinstance(cols, EvpnColumns), type(cols)
-    return (type(cols), [(n, getattr(cols, n).typecode) for n in COLUMN_TYPECODES],
+    return (type(cols), [(n, getattr(cols, n).format) for n in COLUMN_TYPECODES],
             {n: list(v) for n, v in cols.columns().items()}, cols.messages, cols.other_routes,
             [(a.key, nh) for a, nh in cols.attribute_sets], cols.buffer,
             [(type(r), bytes(r)) for r in map(cols.route, range(len(cols)))],
