@@ -58,7 +58,9 @@ def record(benchmark, kind: str, twin, routes: int, expected: int, **extra) -> N
 def held(benchmark, target, rounds, setup=None, disable_gc=False):
     """pedantic() keeping each round's result alive until the round is over
     (as a caller would), freeing it outside the timing; ``setup()`` may
-    return a tuple of arguments for ``target``.  Returns the last result."""
+    return a tuple of arguments for ``target``.  Returns the last result.
+    The previous round's result is dropped in teardown, not when the next
+    result replaces it, so no round pays for freeing another's objects."""
     box = []
     last = {}
 
@@ -71,12 +73,11 @@ def held(benchmark, target, rounds, setup=None, disable_gc=False):
         return (args or ()), {}
 
     def run(*args):
-        r = target(*args)
-        box.append(r)
-        last["r"] = r
+        box.append(target(*args))
 
     def teardown(*args):
         gc.enable()
+        last["r"] = box.pop()
         box.clear()
 
     benchmark.pedantic(run, setup=_setup, teardown=teardown, rounds=rounds)

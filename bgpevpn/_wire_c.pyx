@@ -16,6 +16,7 @@ from cpython.object cimport PyTypeObject
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.dict cimport PyDict_SetDefault
 from cpython cimport array
+from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from cpython.bytearray cimport PyByteArray_FromStringAndSize, PyByteArray_AS_STRING
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int32_t
 from libc.string cimport memcpy, memcmp, strlen
@@ -1171,6 +1172,42 @@ def decode_columns(data, context=None):
             _gc.enable()
 
 
+cdef struct _Work:
+    # rows to write: the EVPN NLRI p[pos:end] of the message p[mstart:mend]
+    # with attribute-set index (or WITHDRAWN), or (slow >= 0) the rows of
+    # the slow path's arrays number slow
+    Py_ssize_t pos, end, mstart, mend
+    int index
+    Py_ssize_t slow
+
+
+cdef class _WorkList:
+    """A growable array of _Work (freed with the list)."""
+    cdef _Work *items
+    cdef Py_ssize_t n, cap
+
+    def __dealloc__(self):
+        PyMem_Free(self.items)
+
+    cdef int add(self, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t mstart, Py_ssize_t mend,
+                 int index, Py_ssize_t slow) except -1:
+        cdef _Work *grown
+        if self.n == self.cap:
+            grown = <_Work *>PyMem_Realloc(self.items, (2 * self.cap + 16) * sizeof(_Work))
+            if grown == NULL:
+                raise MemoryError()
+            self.items = grown
+            self.cap = 2 * self.cap + 16
+        self.items[self.n].pos = pos
+        self.items[self.n].end = end
+        self.items[self.n].mstart = mstart
+        self.items[self.n].mend = mend
+        self.items[self.n].index = index
+        self.items[self.n].slow = slow
+        self.n += 1
+        return 0
+
+
 cdef object _decode_columns(bytes buf, ctx):
     cdef const uint8_t *p = _ptr(buf)
     cols = EvpnColumns(buf)
@@ -1181,7 +1218,7 @@ cdef object _decode_columns(bytes buf, ctx):
     cdef dict interned = {}
     cdef dict messages = cols.messages
     cdef dict other = cols.other_routes
-    cdef Py_ssize_t start, end, mpos, mend, k, row = 0
+    cdef Py_ssize_t start, end, mpos, mend, k, row = 0, w
     cdef int index, nspans = 0, j
     cdef _Span sp[2]
     cdef bint evpn_ap = FAMILY_EVPN in ctx.add_path
@@ -1191,70 +1228,91 @@ cdef object _decode_columns(bytes buf, ctx):
     # this call: the UPDATEs of one attribute set are decoded once
     cdef dict blocks = {}
     cdef bytes bkey
-    # One pass, message by message: the attributes (errors included), then
-    # the EVPN routes, each layout checked as its row is written, while the
-    # message is still in the cache; so errors come in message order.  The
-    # columns are reserved for a type-2 stream (35+ octets a route; growing
-    # if the routes are shorter); untouched room costs no memory.
+    cdef _WorkList work = _WorkList()
+    cdef list slow = []
+    cdef _Work *it
+    # Two passes.  First every message's attributes (the Python objects),
+    # noting where each one's EVPN routes are; then the routes, written
+    # into the columns span after span.  Done interleaved, each UPDATE's
+    # attribute decode found the caches full of the previous span's rows
+    # and ran about twice as slow.  Errors still come in message order: a
+    # message whose attributes fail stops the first pass, and the routes
+    # of the messages before it are checked before its error is raised.
+    pending = None
+    try:
+        for start, end in frames:
+            mtype = p[start + 18]
+            if mtype != 2 or evpn_ap:
+                # not an UPDATE, or EVPN with path ids: through the object decoder
+                msg = decode_frame(buf, start, end, ctx)
+                messages[msg.type] = messages.get(msg.type, 0) + 1
+                if mtype == 2:
+                    work.add(0, 0, start, end, 0, len(slow))
+                    slow.append(_columns_from_update(cols, buf, start, end, msg, interned))
+                continue
+            bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
+            if bkey is not None:
+                cached = blocks.get(bkey)
+                if cached is not None:
+                    # the same attributes as an earlier clean UPDATE: only
+                    # the NLRI is left to check (as its rows are written)
+                    for j in range(nspans):
+                        work.add(sp[j].pos, sp[j].end, start, end,
+                                 <int>cached if sp[j].kind == 0 else WITHDRAWN, -1)
+                    messages["UPDATE"] = messages.get("UPDATE", 0) + 1
+                    continue
+            spans = []
+            try:
+                attrs, mp, un, k = _columns_update(buf, p, start + HEADER_LEN, end, ctx, spans)
+            except BGPError:
+                # rare: decode again with route objects, so the error (and
+                # the partial UPDATE it carries) is exactly the one
+                # decode_messages gives
+                decode_frame(buf, start, end, ctx)
+                raise
+            messages["UPDATE"] = messages.get("UPDATE", 0) + 1
+            cached = -2
+            ikey = None
+            for kind, mpos, mend, nh in spans:
+                if mpos >= mend:
+                    continue
+                if kind == 0:
+                    if ikey is None:
+                        ikey = _attributes_key(attrs)
+                    key = (ikey, nh)
+                    idx = interned.get(key)
+                    if idx is None:
+                        idx = interned[key] = len(cols.attribute_sets)
+                        cols.attribute_sets.append((attrs, nh))
+                    index = idx
+                    cached = idx
+                else:
+                    index = WITHDRAWN
+                work.add(mpos, mend, start, end, index, -1)
+            if bkey is not None:
+                blocks[bkey] = cached
+            if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
+                fam = (mp.afi, mp.safi)
+                other[fam] = other.get(fam, 0) + len(mp.routes)
+            if un is not None and (un.afi, un.safi) != FAMILY_EVPN and un.routes:
+                fam = (un.afi, un.safi)
+                other[fam] = other.get(fam, 0) + len(un.routes)
+            if k:
+                other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
+    except BaseException as exc:
+        pending = exc
+    # the columns are reserved for a type-2 stream (35+ octets a route;
+    # growing if the routes are shorter); untouched room costs no memory
     cdef _ColumnStore store = _ColumnStore(PyBytes_GET_SIZE(buf) // 33 + 16)
-    for start, end in frames:
-        mtype = p[start + 18]
-        if mtype != 2 or evpn_ap:
-            # not an UPDATE, or EVPN with path ids: through the object decoder
-            msg = decode_frame(buf, start, end, ctx)
-            messages[msg.type] = messages.get(msg.type, 0) + 1
-            if mtype == 2:
-                row = _columns_from_update(cols, buf, start, end, msg, interned, store, row)
-            continue
-        bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
-        if bkey is not None:
-            cached = blocks.get(bkey)
-            if cached is not None:
-                # the same attributes as an earlier clean UPDATE: only the
-                # NLRI is left to check (as its rows are written)
-                for j in range(nspans):
-                    row = _span_rows(buf, p, sp[j].pos, sp[j].end,
-                                     <int>cached if sp[j].kind == 0 else WITHDRAWN,
-                                     store, row, start, end, ctx)
-                messages["UPDATE"] = messages.get("UPDATE", 0) + 1
-                continue
-        spans = []
-        try:
-            attrs, mp, un, k = _columns_update(buf, p, start + HEADER_LEN, end, ctx, spans)
-        except BGPError:
-            # rare: decode again with route objects, so the error (and the
-            # partial UPDATE it carries) is exactly the one decode_messages gives
-            decode_frame(buf, start, end, ctx)
-            raise
-        messages["UPDATE"] = messages.get("UPDATE", 0) + 1
-        cached = -2
-        ikey = None
-        for kind, mpos, mend, nh in spans:
-            if mpos >= mend:
-                continue
-            if kind == 0:
-                if ikey is None:
-                    ikey = _attributes_key(attrs)
-                key = (ikey, nh)
-                idx = interned.get(key)
-                if idx is None:
-                    idx = interned[key] = len(cols.attribute_sets)
-                    cols.attribute_sets.append((attrs, nh))
-                index = idx
-                cached = idx
-            else:
-                index = WITHDRAWN
-            row = _span_rows(buf, p, mpos, mend, index, store, row, start, end, ctx)
-        if bkey is not None:
-            blocks[bkey] = cached
-        if mp is not None and (mp.afi, mp.safi) != FAMILY_EVPN and mp.routes:
-            fam = (mp.afi, mp.safi)
-            other[fam] = other.get(fam, 0) + len(mp.routes)
-        if un is not None and (un.afi, un.safi) != FAMILY_EVPN and un.routes:
-            fam = (un.afi, un.safi)
-            other[fam] = other.get(fam, 0) + len(un.routes)
-        if k:
-            other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
+    for w in range(work.n):
+        it = &work.items[w]
+        if it.slow >= 0:
+            row = store.append(row, <dict>slow[it.slow])
+        elif it.pos < it.end:
+            row = _span_rows(buf, p, it.pos, it.end, it.index, store, row, it.mstart, it.mend,
+                             ctx)
+    if pending is not None:
+        raise pending
     store.finish(cols, row)
     return cols
 
@@ -1389,11 +1447,10 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
     return i
 
 
-cdef Py_ssize_t _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
-                                     dict interned, _ColumnStore store,
-                                     Py_ssize_t row) except -1:
+cdef dict _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize_t end, msg,
+                              dict interned):
     """The slow path (EVPN with ADD-PATH): rows exactly as the Python twin
-    builds them, copied into the columns after row; returns the next row."""
+    builds them (new_column_arrays(), filled)."""
     tmp = new_column_arrays()
     attrs = msg.attributes
     reach, unreach = _py._evpn_nlri_ranges(buf, start, end)
@@ -1420,7 +1477,7 @@ cdef Py_ssize_t _columns_from_update(cols, bytes buf, Py_ssize_t start, Py_ssize
     n4 = len(msg.nlri) + len(msg.withdrawn_routes)
     if n4:
         cols.other_routes[FAMILY_IPV4_UNICAST] = cols.other_routes.get(FAMILY_IPV4_UNICAST, 0) + n4
-    return store.append(row, tmp)
+    return tmp
 
 
 # --- encoding attributes -----------------------------------------------------------------

@@ -1849,3 +1849,31 @@ def _save_failures_at_end():
     if os.environ.get("BGPEVPN_DIFF_SAVE", "1") != "0" and FAILURES:
         for path in save_failures():
             print(f"\ndifferential: saved a failing input to {path}")
+
+
+def test_decode_columns_errors_in_message_order():
+    """The C twin decodes every message's attributes before it writes any
+    route: an NLRI error in an earlier UPDATE still wins over an attribute
+    error in a later one (and the reverse), as in the Python twin."""
+    from bgpevpn.routes import MacIpRoute
+    ctx = CONTEXTS["extended"]
+    routes = [MacIpRoute.build("192.0.2.1:7", (0x020000000000 + i).to_bytes(6, "big"),
+                               labels=(100,)) for i in range(3)]
+    attrs = [bgpevpn.attributes.Origin(0), bgpevpn.attributes.AsPath([])]
+    good1 = P.pack_updates(routes, attrs, "192.0.2.1", ctx)[0]
+    good2 = P.pack_updates(routes, attrs + [bgpevpn.attributes.LocalPref(5)], "192.0.2.2", ctx)[0]
+    bad_nlri = bytearray(good1)
+    bad_nlri[good1.index(bytes(routes[1])) + 24] = 47          # MAC length 47
+    at = good2.index(b"\x40\x01\x01\x00")
+    bad_attr = bytearray(good2)
+    bad_attr[at + 3] = 9                                       # ORIGIN 9
+    bad_nlri, bad_attr = bytes(bad_nlri), bytes(bad_attr)
+    for n, data in enumerate((bad_nlri + bad_attr, bad_attr + bad_nlri, good1 + bad_attr,
+                              good1 + bad_nlri + good2, good2 + good1 + bad_attr + bad_nlri)):
+        _check_decode_columns(data, ctx, n)
+    with pytest.raises(bgpevpn.UpdateMessageError) as e:
+        C.decode_columns(bad_nlri + bad_attr, ctx)
+    assert (e.value.code, e.value.subcode) == (3, 10)
+    with pytest.raises(bgpevpn.UpdateMessageError) as e:
+        C.decode_columns(good1 + bad_attr + bad_nlri, ctx)
+    assert (e.value.code, e.value.subcode) == (3, 6)
