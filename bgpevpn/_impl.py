@@ -6,17 +6,8 @@ Otherwise the C twin is used when it was built, else the Python twin.
 """
 from __future__ import annotations
 
-import os
-
 from . import _wire_py
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-NO_EXTENSIONS = _flag("BGPEVPN_NO_EXTENSIONS")
-REQUIRE_EXTENSIONS = _flag("BGPEVPN_REQUIRE_EXTENSIONS")
+from ._env import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 wire_py = _wire_py
 wire_c = None

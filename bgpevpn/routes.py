@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ._env import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 from .constants import AFI_NAMES, SAFI_NAMES, Afi, EvpnRouteType, Safi
 from .errors import ValueParseError
 from .values import (Esi, Mac, RouteDistinguisher, _Checked, format_esi, format_mac,
@@ -19,6 +20,25 @@ _new = bytes.__new__
 _U16 = _Checked("!H", "2 octets")
 _U32 = _Checked("!I", "4 octets")
 _ip_text = ip_text
+
+
+_plain_instances = None
+if not NO_EXTENSIONS:
+    try:
+        from ._nogc_c import plain_instances as _plain_instances
+    except ImportError as exc:
+        if REQUIRE_EXTENSIONS:
+            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but bgpevpn._nogc_c is not "
+                              f"importable: {exc}") from exc
+
+
+def _plain(cls):
+    """Class decorator: instances without the 16-octet GC header when the
+    extension is built (bgpevpn/_nogc_c.pyx says why that is safe for a
+    packed route); applied as the class is made, before any instance."""
+    if _plain_instances is not None:
+        _plain_instances(cls)
+    return cls
 
 
 def _ip_bytes(addr) -> bytes:
@@ -31,6 +51,7 @@ def _u24(raw: bytes, pos: int) -> int:
     return (raw[pos] << 16) | (raw[pos + 1] << 8) | raw[pos + 2]
 
 
+@_plain
 class Route(bytes):
     """Base of packed routes."""
     __slots__ = ()
@@ -52,6 +73,7 @@ class Route(bytes):
 
 # --- IP unicast ------------------------------------------------------------
 
+@_plain
 class _PrefixRoute(Route):
     """RFC 4271 §4.3 prefix: length octet then the significant octets;
     with ADD-PATH (RFC 7911 §3) a 4-octet path identifier first."""
@@ -115,23 +137,27 @@ class _PrefixRoute(Route):
         return f"{type(self).__name__}('{self.prefix}'{pid})"
 
 
+@_plain
 class Ipv4Prefix(_PrefixRoute):
     __slots__ = ()
     afi, safi = Afi.IPV4, Safi.UNICAST
 
 
+@_plain
 class Ipv4PrefixAddPath(_PrefixRoute):
     __slots__ = ()
     afi, safi = Afi.IPV4, Safi.UNICAST
     _has_path_id = True
 
 
+@_plain
 class Ipv6Prefix(_PrefixRoute):
     __slots__ = ()
     afi, safi = Afi.IPV6, Safi.UNICAST
     _addr_len = 16
 
 
+@_plain
 class Ipv6PrefixAddPath(_PrefixRoute):
     __slots__ = ()
     afi, safi = Afi.IPV6, Safi.UNICAST
@@ -183,6 +209,7 @@ class RawNlri:
 
 # --- EVPN --------------------------------------------------------------------
 
+@_plain
 class EvpnRoute(Route):
     """RFC 7432 §7: route type (1 octet), length (1 octet), body.
 
@@ -255,6 +282,7 @@ def _labels_bytes(labels) -> bytes:
     return out
 
 
+@_plain
 class EthernetAutoDiscoveryRoute(EvpnRoute):
     """Type 1, RFC 7432 §7.1: RD, ESI, Ethernet tag, MPLS label. Key: RD, ESI, tag."""
     __slots__ = ()
@@ -279,6 +307,7 @@ class EthernetAutoDiscoveryRoute(EvpnRoute):
         return cls._pack(1, body, cls)
 
 
+@_plain
 class MacIpRoute(EvpnRoute):
     """Type 2, RFC 7432 §7.2: RD, ESI, Ethernet tag, MAC length (48), MAC, IP
     length (0/32/128), IP, label 1, optional label 2.
@@ -333,6 +362,7 @@ class MacIpRoute(EvpnRoute):
         return cls._pack(2, body, cls)
 
 
+@_plain
 class InclusiveMulticastRoute(EvpnRoute):
     """Type 3, RFC 7432 §7.3: RD, Ethernet tag, originating router's IP.
     All of it is the key."""
@@ -358,6 +388,7 @@ class InclusiveMulticastRoute(EvpnRoute):
         return cls._pack(3, body, cls)
 
 
+@_plain
 class EthernetSegmentRoute(EvpnRoute):
     """Type 4, RFC 7432 §7.4: RD, ESI, originating router's IP; all of it is the key."""
     __slots__ = ()
@@ -381,6 +412,7 @@ class EthernetSegmentRoute(EvpnRoute):
         return cls._pack(4, body, cls)
 
 
+@_plain
 class IpPrefixRoute(EvpnRoute):
     """Type 5, RFC 9136 §3.1: RD, ESI, Ethernet tag, prefix length, prefix
     (4 or 16 octets), gateway IP (same size), label.  Key: RD, tag, prefix
@@ -454,6 +486,7 @@ def _walk_addrs(raw: bytes, pos: int, count: int):
     return out, pos
 
 
+@_plain
 class SelectiveMulticastRoute(EvpnRoute):
     """Type 6, RFC 9251 §9.1: RD, Ethernet tag, source, group, originator
     (each length-in-bits + address), flags.  Flags are not part of the key."""
@@ -501,6 +534,7 @@ class SelectiveMulticastRoute(EvpnRoute):
         return cls._pack(cls.route_type, body + bytes([flags]), cls)
 
 
+@_plain
 class MembershipReportSynchRoute(SelectiveMulticastRoute):
     """Type 7, RFC 9251 §9.2: RD, ESI, Ethernet tag, source, group, originator, flags."""
     __slots__ = ()
@@ -508,6 +542,7 @@ class MembershipReportSynchRoute(SelectiveMulticastRoute):
     _addr_start = 24
 
 
+@_plain
 class LeaveSynchRoute(SelectiveMulticastRoute):
     """Type 8, RFC 9251 §9.3: as type 7 plus Leave Group Synchronization
     number (4) and Maximum Response Time (1) before the flags."""
@@ -520,6 +555,7 @@ class LeaveSynchRoute(SelectiveMulticastRoute):
         return bytes(self[:1] + self[2:-6])
 
 
+@_plain
 class RawEvpnRoute(EvpnRoute):
     """Types 9 and 10 (RFC 9572, RD first), type 11 and unknown types: kept
     whole; the RD is readable for the RD-led ones."""
