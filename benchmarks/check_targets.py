@@ -8,6 +8,10 @@ same run, from each benchmark's fastest round (the statistic least disturbed
 by other processes on a shared machine).  Absolute routes/s are printed next
 to them but not checked: they depend on the machine.
 
+The C twin's targets (decode, columnar decode, encode; issue #3) are ratios
+to the same bare loop, each also >= 10x the Python twin of the same run, and
+the memory of 1,000,000 decoded routes is checked in octets per route.
+
 Also checked (they make the figures meaningless when wrong): every benchmark
 counted the routes it was expected to, and ``pack_updates`` re-encoded the
 stream byte for byte.
@@ -37,6 +41,22 @@ ISSUE_RATIO_AS_WORDED = 500_000 / 1_200_000
 #: on the reference machine (2-core AMD EPYC VM, CPython 3.11.7, CPU-time timer;
 #: docs/performance.md): 500,000 / 7,900,000 = 0.063, rounded up to 0.065.
 MIN_RATIO_PY_DECODE = 0.065
+
+#: The bare loop's rate on the reference machine (see MIN_RATIO_PY_DECODE).
+BARE_LOOP_REFERENCE = 7_900_000
+#: The C twin's speed targets (issue #3) on the same stream: kind -> (the issue's
+#: routes/s, checked minimum ratio to the bare loop of the same run, what).  The
+#: ratio is the absolute figure over BARE_LOOP_REFERENCE, rounded up.  Each must
+#: also be >= C_OVER_PY times the Python twin's rate in the same run.
+C_TWIN_TARGETS = {
+    "decode": (10_000_000, 1.27, "C twin decode_messages -> route objects"),
+    "decode_columns": (50_000_000, 6.33, "C twin decode_columns (bulk, columnar)"),
+    "encode": (3_000_000, 0.38, "C twin pack_updates"),
+}
+C_OVER_PY = 10.0
+#: 1,000,000 decoded routes held: <= 150 MB of peak RSS above the empty
+#: interpreter, i.e. <= 150 octets a route (absolute: octets do not depend on speed).
+MAX_DECODED_BYTES_PER_ROUTE = 150
 
 #: 1,000,000 type-2 + 1,000 type-3 routes: the stream the target is defined on.
 FULL_STREAM_ROUTES = 1_001_000
@@ -109,7 +129,7 @@ KIND_TITLES = {
     "decode": "decode_messages -> route objects",
     "decode_gc_off": "decode_messages, cyclic GC disabled (info)",
     "decode_4096": "decode_messages, 4096-octet UPDATEs (info)",
-    "decode_columns": "decode_columns (no route objects; info)",
+    "decode_columns": "decode_columns (typed columns, no route objects)",
     "reader_64k": "MessageReader, 64 KiB chunks",
     "encode": "pack_updates (same routes)",
 }
@@ -242,6 +262,47 @@ def _twin_of(rows, kind):
         if r["kind"] == kind:
             return r["twin"]
     return None
+
+
+def c_twin_checks(rows, base_rate) -> tuple:
+    """(lines to print, problems) for the C twin's targets (issue #3)."""
+    lines, problems = [], []
+    full = any(r["info"].get("stream_routes") == FULL_STREAM_ROUTES for r in rows)
+    verdict = (lambda ok: "met" if ok else "NOT MET") if full else (lambda ok: "not checked")
+    for kind, (absolute, min_ratio, what) in C_TWIN_TARGETS.items():
+        c, py = find(rows, kind, "c"), find(rows, kind, "py")
+        if c is None:
+            lines.append(f"TARGET {what}: not measured in this run (no C twin?)")
+            continue
+        got = rate(c)
+        ratio = got / base_rate
+        ok = ratio >= min_ratio
+        lines.append(f"TARGET {what} / bare loop = {ratio:.3f} (>= {min_ratio:.2f}): {verdict(ok)}")
+        lines.append(f"  {got:,.0f} routes/s (best round), {rate(c, 'median'):,.0f} (median); "
+                     f"absolute vs the issue's {absolute:,}/s: {got / absolute:.2f}x")
+        if full and not ok:
+            problems.append(f"{what}: {ratio:.3f}x the bare loop, target >= {min_ratio:.2f}x "
+                            f"({got:,.0f} routes/s vs {absolute:,})")
+        if py is not None:
+            over = got / rate(py)
+            ok = over >= C_OVER_PY
+            lines.append(f"TARGET {what} / Python twin = {over:.1f} (>= {C_OVER_PY:g}): "
+                         f"{verdict(ok)}")
+            if full and not ok:
+                problems.append(f"{what}: {over:.1f}x the Python twin, target >= {C_OVER_PY:g}x")
+    mem = find(rows, "memory", "c")
+    if mem is None:
+        lines.append("TARGET C twin decoded routes memory: not measured in this run")
+    else:
+        per = mem["info"].get("peak_above_empty_per_route")
+        ok = per is not None and per <= MAX_DECODED_BYTES_PER_ROUTE
+        lines.append(f"TARGET C twin, 1,000,000 decoded routes: {per} B/route of peak RSS above "
+                     f"the empty interpreter (<= {MAX_DECODED_BYTES_PER_ROUTE}, i.e. 150 MB): "
+                     f"{verdict(ok)}")
+        if full and not ok:
+            problems.append(f"decoded routes: {per} B/route above the empty interpreter > "
+                            f"{MAX_DECODED_BYTES_PER_ROUTE}")
+    return lines, problems
 
 
 def extra_checks(rows) -> tuple:
@@ -378,10 +439,11 @@ def main(argv=None) -> int:
     elif not ok:
         problems.append(f"python decode is {ratio:.3f}x the bare loop, target "
                         f">= {a.min_ratio:.3f}x")
-    lines, more = extra_checks(rows)
-    for line in lines:
-        print(line)
-    problems += more
+    for check in (lambda: c_twin_checks(rows, base_rate), lambda: extra_checks(rows)):
+        lines, more = check()
+        for line in lines:
+            print(line)
+        problems += more
     for p in problems:
         print(f"FAIL {p}")
     if not problems:
