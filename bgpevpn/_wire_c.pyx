@@ -62,6 +62,12 @@ cdef extern from *:
             o = (PyObject *)PyObject_GC_NewVar(PyVarObject, t, n + 1);
             if (o == NULL) return NULL;
             Py_SET_SIZE(o, n);
+        } else if (t->tp_alloc == PyType_GenericAlloc && t->tp_free == PyObject_Free) {
+            /* the route classes without GC header (bgpevpn/_nogc_c.pyx):
+               the same allocation, without the zero-fill */
+            o = (PyObject *)PyObject_NewVar(PyVarObject, t, n + 1);
+            if (o == NULL) return NULL;
+            Py_SET_SIZE(o, n);
         } else {
             o = t->tp_alloc(t, n);
             if (o == NULL) return NULL;

@@ -13,6 +13,7 @@
 #   tools/asan.sh                       # 3000 Hypothesis examples (reduced)
 #   BGPEVPN_DIFF_EXAMPLES=20000 tools/asan.sh
 #   tools/asan.sh -k corpus             # extra arguments go to pytest
+#   tools/asan.sh "$PWD/tests/test_columns.py"   # more test files: absolute paths
 #   KEEP=1 tools/asan.sh                # keep the temporary directory
 #   SRC=/some/tree tools/asan.sh        # build bgpevpn/ + setup.py of another tree
 #                                       # (e.g. an old commit, to see ASan catch a bug)
@@ -42,14 +43,16 @@ LIBASAN="$(readlink -f "$LIBASAN")"
 # --- the copy: sources only, no compiled twin, no caches ----------------------------
 mkdir -p "$WORK/src" "$WORK/logs"
 cp -r "$SRC/bgpevpn" "$WORK/src/bgpevpn"
-rm -rf "$WORK/src/bgpevpn/__pycache__" "$WORK/src/bgpevpn/"_wire_c*.so \
-       "$WORK/src/bgpevpn/"_wire_c*.pyd "$WORK/src/bgpevpn/_wire_c.c"
+# every extension is rebuilt instrumented (the codec, the RIB loops, the pcap
+# walk, the route layout): no compiled module or generated C file is copied
+find "$WORK/src/bgpevpn" \( -name __pycache__ -o -name '*.so' -o -name '*.pyd' \
+    -o -name '*_c.c' \) -prune -exec rm -rf {} +
 # setup.py alone declares the extension; pyproject.toml (package metadata) is not
 # needed for build_ext and is left out so its metadata cannot break this build
 cp "$SRC/setup.py" "$WORK/src/setup.py"
 
 # --- the AddressSanitizer build -------------------------------------------------------
-echo "asan: building bgpevpn._wire_c with AddressSanitizer in $WORK/src"
+echo "asan: building the extensions with AddressSanitizer in $WORK/src"
 (
     cd "$WORK/src" &&
     CFLAGS='-fsanitize=address -fno-omit-frame-pointer -O1 -g' \
