@@ -290,19 +290,23 @@ def c_twin_checks(rows, base_rate) -> tuple:
                          f"{verdict(ok)}")
             if full and not ok:
                 problems.append(f"{what}: {over:.1f}x the Python twin, target >= {C_OVER_PY:g}x")
-    mem = find(rows, "memory", "c")
-    if mem is None:
-        lines.append("TARGET C twin decoded routes memory: not measured in this run")
-    else:
-        per = mem["info"].get("peak_above_empty_per_route")
-        ok = per is not None and per <= MAX_DECODED_BYTES_PER_ROUTE
-        lines.append(f"TARGET C twin, 1,000,000 decoded routes: {per} B/route of peak RSS above "
-                     f"the empty interpreter (<= {MAX_DECODED_BYTES_PER_ROUTE}, i.e. 150 MB): "
-                     f"{verdict(ok)}")
-        if full and not ok:
-            problems.append(f"decoded routes: {per} B/route above the empty interpreter > "
-                            f"{MAX_DECODED_BYTES_PER_ROUTE}")
+    _bytes_check(find(rows, "memory", "c"), "peak_above_empty_per_route",
+                 MAX_DECODED_BYTES_PER_ROUTE, "C twin, 1,000,000 decoded routes, peak RSS above "
+                 "the empty interpreter (150 MB)", full, lines, problems)
     return lines, problems
+
+
+def _bytes_check(row, field, limit, what, full, lines, problems) -> None:
+    """An absolute octets-per-route target read from row's extra_info[field]."""
+    if row is None:
+        lines.append(f"TARGET {what}: not measured in this run")
+        return
+    per = row["info"].get(field)
+    ok = per is not None and per <= limit
+    lines.append(f"TARGET {what}: {per} B/route (<= {limit}): "
+                 f"{('met' if ok else 'NOT MET') if full else 'not checked'}")
+    if full and not ok:
+        problems.append(f"{what}: {per} B/route > {limit}")
 
 
 def extra_checks(rows) -> tuple:
@@ -326,16 +330,8 @@ def extra_checks(rows) -> tuple:
         if full and not ok:
             problems.append(f"{what}: {ratio:.3f}x its baseline, target >= {min_ratio:.3f}x "
                             f"({got:,.0f} routes/s vs {absolute:,})")
-    mem = find(rows, "rib_memory", "c")
-    if mem is None:
-        lines.append("TARGET RIB memory: not measured in this run")
-    else:
-        per = mem["info"].get("rib_per_route")
-        ok = per is not None and per <= MAX_RIB_BYTES_PER_ROUTE
-        verdict = ("met" if ok else "NOT MET") if full else "not checked"
-        lines.append(f"TARGET RIB memory {per} B/route (<= {MAX_RIB_BYTES_PER_ROUTE}): {verdict}")
-        if full and not ok:
-            problems.append(f"RIB memory {per} B/route > {MAX_RIB_BYTES_PER_ROUTE}")
+    _bytes_check(find(rows, "rib_memory", "c"), "rib_per_route", MAX_RIB_BYTES_PER_ROUTE,
+                 "RIB memory", full, lines, problems)
     for r in rows:
         i = r["info"]
         if "messages" in i and "expected_messages" in i and i["messages"] != i["expected_messages"]:
