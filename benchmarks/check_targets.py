@@ -248,8 +248,9 @@ def extra_table(rows) -> str:
                 f"{i.get('traced_rib_per_route')} |",
                 f"| of which: Loc-RIB dict (sys.getsizeof) | {i.get('loc_dict_per_route')} |",
                 f"| of which: Adj-RIB-In dict (sys.getsizeof) | {i.get('adj_in_dict_per_route')} |",
-                f"| of which: one Path per route (sys.getsizeof {i.get('path_getsizeof')}, GC "
-                f"header included, in a pymalloc block rounded up to 16; the same object in "
+                f"| of which: one Path per route (sys.getsizeof {i.get('path_getsizeof')}, a GC "
+                f"header counted when its type has one; GC-tracked: "
+                f"{i.get('path_gc_tracked')}; in a pymalloc block rounded up to 16; the same object in "
                 f"both dicts: {i.get('path_shared_by_adj_in_and_loc')}) "
                 f"| {((i.get('path_getsizeof') or 0) + 15) // 16 * 16} |",
                 f"| (not counted) the decoded stream the Rib's keys belong to, above an "
