@@ -273,10 +273,10 @@ def c_twin_checks(rows, base_rate) -> tuple:
     verdict = (lambda ok: "met" if ok else "NOT MET") if full else (lambda ok: "not checked")
     for kind, (absolute, min_ratio, what) in C_TWIN_TARGETS.items():
         c, py = find(rows, kind, "c"), find(rows, kind, "py")
-        if c is None:
+        got = rate(c) if c is not None else None
+        if not got:
             lines.append(f"TARGET {what}: not measured in this run (no C twin?)")
             continue
-        got = rate(c)
         ratio = got / base_rate
         ok = ratio >= min_ratio
         lines.append(f"TARGET {what} / bare loop = {ratio:.3f} (>= {min_ratio:.2f}): {verdict(ok)}")
@@ -285,7 +285,7 @@ def c_twin_checks(rows, base_rate) -> tuple:
         if full and not ok:
             problems.append(f"{what}: {ratio:.3f}x the bare loop, target >= {min_ratio:.2f}x "
                             f"({got:,.0f} routes/s vs {absolute:,})")
-        if py is not None:
+        if py is not None and rate(py):
             over = got / rate(py)
             ok = over >= C_OVER_PY
             lines.append(f"TARGET {what} / Python twin = {over:.1f} (>= {C_OVER_PY:g}): "
@@ -293,7 +293,7 @@ def c_twin_checks(rows, base_rate) -> tuple:
             if full and not ok:
                 problems.append(f"{what}: {over:.1f}x the Python twin, target >= {C_OVER_PY:g}x")
     mc, mp = find(rows, "decode_mapped", "c"), find(rows, "decode_mapped", "py")
-    if mc is not None and mp is not None:
+    if mc is not None and mp is not None and rate(mc) and rate(mp):
         lines.append(f"  info: decode_messages into already-faulted memory: C twin "
                      f"{rate(mc):,.0f} routes/s, {rate(mc) / rate(mp):.1f}x the Python twin")
     _bytes_check(find(rows, "memory", "c"), "peak_above_empty_per_route",

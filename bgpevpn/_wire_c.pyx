@@ -1253,8 +1253,9 @@ cdef object _decode_columns(bytes buf, ctx):
                 msg = decode_frame(buf, start, end, ctx)
                 messages[msg.type] = messages.get(msg.type, 0) + 1
                 if mtype == 2:
-                    work.add(0, 0, start, end, 0, len(slow))
+                    # the rows first, then the work item that points at them
                     slow.append(_columns_from_update(cols, buf, start, end, msg, interned))
+                    work.add(0, 0, start, end, 0, len(slow) - 1)
                 continue
             bkey = _block_key(p, start + HEADER_LEN, end, sp, &nspans)
             if bkey is not None:
@@ -1305,7 +1306,8 @@ cdef object _decode_columns(bytes buf, ctx):
                 other[fam] = other.get(fam, 0) + len(un.routes)
             if k:
                 other[FAMILY_IPV4_UNICAST] = other.get(FAMILY_IPV4_UNICAST, 0) + k
-    except BaseException as exc:
+    except BGPError as exc:
+        # (anything else, KeyboardInterrupt included, propagates at once)
         pending = exc
     # the columns are reserved for a type-2 stream (35+ octets a route;
     # growing if the routes are shorter); untouched room costs no memory

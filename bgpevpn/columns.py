@@ -58,11 +58,10 @@ def new_column_arrays() -> dict:
     return {name: array(code) for name, code in COLUMN_TYPECODES.items()}
 
 
-def _rebuild(buffer, data, attribute_sets, messages, other_routes):
+def _rebuild(cls, buffer, arrays, attribute_sets, messages, other_routes):
     """EvpnColumns.__reduce__'s counterpart."""
-    cols = EvpnColumns(buffer)
-    cols.set_columns({name: array(COLUMN_TYPECODES[name], data[name])
-                      for name in COLUMN_TYPECODES})
+    cols = cls(buffer)
+    cols.set_columns(arrays)
     cols.attribute_sets = attribute_sets
     cols.messages = messages
     cols.other_routes = other_routes
@@ -151,8 +150,10 @@ class EvpnColumns:
                 == [(a.key, nh) for a, nh in other.attribute_sets])
 
     def __reduce__(self):
-        # memoryviews do not pickle: the columns go as bytes
-        return (_rebuild, (self.buffer, {n: v.tobytes() for n, v in self.columns().items()},
+        # memoryviews do not pickle: the columns go as array.arrays, whose
+        # pickles say their machine format (portable across byte orders)
+        return (_rebuild, (type(self), self.buffer,
+                           {n: array(COLUMN_TYPECODES[n], v) for n, v in self.columns().items()},
                            self.attribute_sets, self.messages, self.other_routes))
 
 

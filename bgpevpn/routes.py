@@ -580,7 +580,14 @@ class AddPathEvpnRoute:
         self.path_id, self.route = path_id, route
 
     def __getattr__(self, name):
+        if name in AddPathEvpnRoute.__slots__:
+            # not set yet (an object made without __init__, e.g. by copy or
+            # pickle): looking it up on the route would recurse
+            raise AttributeError(name)
         return getattr(self.route, name)
+
+    def __reduce__(self):
+        return (AddPathEvpnRoute, (self.path_id, self.route))
 
     family = property(lambda self: (Afi.L2VPN, Safi.EVPN))
     key = property(lambda self: _U32.pack(self.path_id) + self.route.key)

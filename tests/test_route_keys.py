@@ -49,3 +49,16 @@ def test_short_raw_routes_hash_consistently(tail):
         else None
     if r is not None:
         assert hash(r) == hash(reference_key(r))
+
+
+def test_add_path_route_copies_and_pickles():
+    """AddPathEvpnRoute made without __init__ (pickle, copy) no longer
+    recurses in __getattr__ looking for its own unset slots."""
+    import copy
+    import pickle
+    from bgpevpn.routes import AddPathEvpnRoute, MacIpRoute
+    r = AddPathEvpnRoute(7, MacIpRoute.build("192.0.2.1:7", "02:00:00:00:00:01", labels=(100,)))
+    for back in (pickle.loads(pickle.dumps(r)), copy.copy(r), copy.deepcopy(r)):
+        assert back == r and back.path_id == 7 and back.mac == r.mac
+    with pytest.raises(AttributeError):
+        AddPathEvpnRoute.__new__(AddPathEvpnRoute).route
