@@ -1,10 +1,12 @@
-"""The environment switches of the C extensions (read once, at import).
+"""The environment switches of the C extensions (read once, at import),
+and the one way the package loads an extension.
 
 ``BGPEVPN_NO_EXTENSIONS=1``: use none of them (pure Python on purpose);
 ``BGPEVPN_REQUIRE_EXTENSIONS=1``: a missing one is an ImportError.
 """
 from __future__ import annotations
 
+import importlib
 import os
 
 
@@ -14,3 +16,20 @@ def flag(name: str) -> bool:
 
 NO_EXTENSIONS = flag("BGPEVPN_NO_EXTENSIONS")
 REQUIRE_EXTENSIONS = flag("BGPEVPN_REQUIRE_EXTENSIONS")
+if NO_EXTENSIONS and REQUIRE_EXTENSIONS:
+    raise ImportError("BGPEVPN_NO_EXTENSIONS and BGPEVPN_REQUIRE_EXTENSIONS are both set")
+
+
+def extension(name: str):
+    """The compiled module ``bgpevpn.<name>``, or None when extensions are
+    off or it was not built (then the caller uses its Python twin); with
+    ``BGPEVPN_REQUIRE_EXTENSIONS`` a missing one is an ImportError."""
+    if NO_EXTENSIONS:
+        return None
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ImportError as exc:
+        if REQUIRE_EXTENSIONS:
+            raise ImportError(f"BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
+                              f"{__package__}.{name} is not importable: {exc}") from exc
+        return None

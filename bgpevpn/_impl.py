@@ -7,20 +7,10 @@ Otherwise the C twin is used when it was built, else the Python twin.
 from __future__ import annotations
 
 from . import _wire_py
-from ._env import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from ._env import NO_EXTENSIONS, REQUIRE_EXTENSIONS, extension  # noqa: F401 (re-exported)
 
 wire_py = _wire_py
-wire_c = None
-if not NO_EXTENSIONS:
-    try:
-        from . import _wire_c as wire_c  # type: ignore[attr-defined,no-redef]
-    except ImportError as exc:
-        if REQUIRE_EXTENSIONS:
-            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
-                              f"bgpevpn._wire_c is not importable: {exc}") from exc
-        wire_c = None
-elif REQUIRE_EXTENSIONS:
-    raise ImportError("BGPEVPN_NO_EXTENSIONS and BGPEVPN_REQUIRE_EXTENSIONS are both set")
+wire_c = extension("_wire_c")
 
 codec = wire_c if wire_c is not None else wire_py
 IMPLEMENTATION = codec.IMPLEMENTATION

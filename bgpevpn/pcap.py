@@ -1007,12 +1007,5 @@ def read_bgp_messages(path_or_fileobj,
 
 
 # The record walk's twins, chosen as the codec's are (``bgpevpn._impl``).
-_CWalker = None
-if not _impl.NO_EXTENSIONS:
-    try:
-        from ._pcap_c import Walker as _CWalker  # type: ignore[no-redef]
-    except ImportError as exc:
-        if _impl.REQUIRE_EXTENSIONS:
-            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
-                              f"bgpevpn._pcap_c is not importable: {exc}") from exc
-_Walker = _CWalker if _CWalker is not None else _PyWalker
+_pcap_c = _impl.extension("_pcap_c")
+_Walker = _pcap_c.Walker if _pcap_c is not None else _PyWalker

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ._env import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from ._env import extension
 from .constants import AFI_NAMES, SAFI_NAMES, Afi, EvpnRouteType, Safi
 from .errors import ValueParseError
 from .values import (Esi, Mac, RouteDistinguisher, _Checked, format_esi, format_mac,
@@ -22,22 +22,15 @@ _U32 = _Checked("!I", "4 octets")
 _ip_text = ip_text
 
 
-_plain_instances = None
-if not NO_EXTENSIONS:
-    try:
-        from ._nogc_c import plain_instances as _plain_instances
-    except ImportError as exc:
-        if REQUIRE_EXTENSIONS:
-            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but bgpevpn._nogc_c is not "
-                              f"importable: {exc}") from exc
+_nogc_c = extension("_nogc_c")
 
 
 def _plain(cls):
     """Class decorator: instances without the 16-octet GC header when the
     extension is built (bgpevpn/_nogc_c.pyx says why that is safe for a
     packed route); applied as the class is made, before any instance."""
-    if _plain_instances is not None:
-        _plain_instances(cls)
+    if _nogc_c is not None:
+        _nogc_c.plain_instances(cls)
     return cls
 
 

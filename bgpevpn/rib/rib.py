@@ -28,15 +28,7 @@ from ..attributes import Attributes
 from . import _update_py
 from .decision import best_path
 
-_update_c = None
-if not _impl.NO_EXTENSIONS:
-    try:
-        from . import _update_c  # type: ignore[attr-defined,no-redef]
-    except ImportError as exc:
-        if _impl.REQUIRE_EXTENSIONS:
-            raise ImportError("BGPEVPN_REQUIRE_EXTENSIONS is set but the C twin "
-                              f"bgpevpn.rib._update_c is not importable: {exc}") from exc
-        _update_c = None
+_update_c = _impl.extension("rib._update_c")
 #: the twin of the per-route loops in use (``IMPLEMENTATION`` is "c" or "py")
 update_loops = _update_c if _update_c is not None else _update_py
 #: the twin's records: ``Path(route, attrs, source, next_hop)`` and
