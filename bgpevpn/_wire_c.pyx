@@ -1030,19 +1030,14 @@ cdef class _ColumnStore:
         if need <= self.capacity:
             return 0
         cdef bytearray old = self.storage    # alive until the rows are copied
-        cdef _Rows o = self.rows
+        old_starts, _ = column_layout(self.capacity)
         self._allocate(max(need, 2 * self.capacity))
-        memcpy(self.rows.type, o.type, row)
-        memcpy(self.rows.off, o.off, row * 8)
-        memcpy(self.rows.pid, o.pid, row * 4)
-        memcpy(self.rows.rd, o.rd, row * 8)
-        memcpy(self.rows.tag, o.tag, row * 4)
-        memcpy(self.rows.mac, o.mac, row * 8)
-        memcpy(self.rows.ipoff, o.ipoff, row)
-        memcpy(self.rows.iplen, o.iplen, row)
-        memcpy(self.rows.l1, o.l1, row * 4)
-        memcpy(self.rows.l2, o.l2, row * 4)
-        memcpy(self.rows.attr, o.attr, row * 4)
+        new_starts, _ = column_layout(self.capacity)
+        cdef char *src = PyByteArray_AS_STRING(old)
+        cdef char *dst = PyByteArray_AS_STRING(self.storage)
+        for name, start in new_starts.items():
+            memcpy(dst + <Py_ssize_t>start, src + <Py_ssize_t>old_starts[name],
+                   row * <Py_ssize_t>_ITEMSIZES[name])
         return 0
 
     cdef Py_ssize_t append(self, Py_ssize_t row, dict arrays) except -1:
@@ -1065,7 +1060,7 @@ cdef class _ColumnStore:
         starts, size = column_layout(self.capacity)
         cdef char *base = PyByteArray_AS_STRING(self.storage)
         cdef Py_ssize_t used, nxt
-        ordered = sorted(starts.items(), key=lambda kv: kv[1])
+        ordered = list(starts.items())       # in storage order
         for k, (name, start) in enumerate(ordered):
             used = <Py_ssize_t>start + rows * _ITEMSIZES[name]
             nxt = ordered[k + 1][1] if k + 1 < len(ordered) else size
@@ -1349,6 +1344,7 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
     when the room runs out), else the next row."""
     cdef Py_ssize_t q = pos, bb, length, nxt, stop = i + n
     cdef int rtype, ip_len, ipl, rest
+    cdef bint fast
     cdef uint64_t rd, mac, ip_off
     cdef uint32_t tag, l1, l2
     # the column pointers in locals: a store through a uint8_t pointer could
@@ -1373,6 +1369,7 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
         if nxt > end:
             return -1
         bb = q + 2
+        fast = False
         if rtype == 2 and length >= 33 and p[q + 24] == 48:
             # type 2 (RFC 7432 §7.2), the layout _evpn accepts inline: every
             # offset below is < 2 + length
@@ -1380,65 +1377,54 @@ cdef Py_ssize_t _columns_walk(const uint8_t *p, Py_ssize_t pos, Py_ssize_t end, 
             rest = length - 30 - (ipl >> 3)
             if (ipl == 0 or ipl == 32 or ipl == 128) and (rest == 3 or rest == 6):
                 ip_len = ipl >> 3
-                # every read first, then the stores
+                ip_off = 32 if ip_len else 0
                 rd = rd64(p + bb)
                 tag = rd32(p + bb + 18)
                 # the 8 octets before the MAC's end are inside the route
                 mac = rd64(p + bb + 21) & MAC_MASK
                 l1 = rd24(p + bb + 30 + ip_len)
                 l2 = rd24(p + bb + 33 + ip_len) if rest == 6 else NO_LABEL_C
-                a_type[i] = 2
-                a_off[i] = q
-                a_pid[i] = 0
-                a_rd[i] = rd
-                a_tag[i] = tag
-                a_mac[i] = mac
-                a_ipoff[i] = 32 if ip_len else 0
-                a_iplen[i] = ip_len
-                a_l1[i] = l1
-                a_l2[i] = l2
-                a_attr[i] = index
-                i += 1
-                q = nxt
-                continue
-        if _route_class(p, bb, length) is None:
-            return -1
-        # a valid layout of its type: the offsets below lie inside the route
-        rd = rd64(p + bb) if ((1 <= rtype <= 8) or ((rtype == 9 or rtype == 10) and length >= 8)) \
-            else 0
-        tag = 0
-        mac = 0
-        ip_off = 0
-        ip_len = 0
-        l1 = NO_LABEL_C
-        l2 = NO_LABEL_C
-        if rtype == 1:
-            tag = rd32(p + bb + 18)
-            l1 = rd24(p + bb + 22)
-        elif rtype == 2:
-            tag = rd32(p + bb + 18)
-            mac = (<uint64_t>rd16(p + bb + 23) << 32) | rd32(p + bb + 25)
-            ip_len = p[bb + 29] >> 3
-            ip_off = 32 if ip_len else 0
-            l1 = rd24(p + bb + 30 + ip_len)
-            if length - 30 - ip_len == 6:
-                l2 = rd24(p + bb + 33 + ip_len)
-        elif rtype == 3:
-            tag = rd32(p + bb + 8)
-            ip_len = p[bb + 12] >> 3
-            ip_off = 15
-        elif rtype == 4:
-            ip_len = p[bb + 18] >> 3
-            ip_off = 21
-        elif rtype == 5:
-            tag = rd32(p + bb + 18)
-            ip_len = 4 if length == 34 else 16
-            ip_off = 25
-            l1 = rd24(p + bb + length - 3)
-        elif rtype == 6:
-            tag = rd32(p + bb + 8)
-        elif rtype == 7 or rtype == 8:
-            tag = rd32(p + bb + 18)
+                fast = True
+        if not fast:
+            if _route_class(p, bb, length) is None:
+                return -1
+            # a valid layout of its type: the offsets below lie inside the route
+            rd = rd64(p + bb) if ((1 <= rtype <= 8) or ((rtype == 9 or rtype == 10)
+                                                        and length >= 8)) else 0
+            tag = 0
+            mac = 0
+            ip_off = 0
+            ip_len = 0
+            l1 = NO_LABEL_C
+            l2 = NO_LABEL_C
+            if rtype == 1:
+                tag = rd32(p + bb + 18)
+                l1 = rd24(p + bb + 22)
+            elif rtype == 2:
+                tag = rd32(p + bb + 18)
+                mac = (<uint64_t>rd16(p + bb + 23) << 32) | rd32(p + bb + 25)
+                ip_len = p[bb + 29] >> 3
+                ip_off = 32 if ip_len else 0
+                l1 = rd24(p + bb + 30 + ip_len)
+                if length - 30 - ip_len == 6:
+                    l2 = rd24(p + bb + 33 + ip_len)
+            elif rtype == 3:
+                tag = rd32(p + bb + 8)
+                ip_len = p[bb + 12] >> 3
+                ip_off = 15
+            elif rtype == 4:
+                ip_len = p[bb + 18] >> 3
+                ip_off = 21
+            elif rtype == 5:
+                tag = rd32(p + bb + 18)
+                ip_len = 4 if length == 34 else 16
+                ip_off = 25
+                l1 = rd24(p + bb + length - 3)
+            elif rtype == 6:
+                tag = rd32(p + bb + 8)
+            elif rtype == 7 or rtype == 8:
+                tag = rd32(p + bb + 18)
+        # every read above, then the stores
         a_type[i] = rtype
         a_off[i] = q
         a_pid[i] = 0

@@ -41,9 +41,10 @@ COLUMN_ALIGN = 64
 
 def column_layout(capacity: int):
     """Where each column starts in a storage of ``capacity`` rows, and the
-    storage's size: ``({name: start}, size)``.  Wider columns first (so
-    every column is aligned to its item size), in ``COLUMN_TYPECODES`` order
-    among equals; both twins place the columns this way."""
+    storage's size: ``({name: start}, size)``, the names in storage order.
+    Wider columns first (so every column is aligned to its item size), in
+    ``COLUMN_TYPECODES`` order among equals; both twins place the columns
+    this way."""
     starts = {}
     at = 0
     for name in sorted(COLUMN_TYPECODES, key=lambda n: -ITEMSIZES[COLUMN_TYPECODES[n]]):
