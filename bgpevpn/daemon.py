@@ -41,6 +41,19 @@ def bgp_section(cfg: dict, error: type) -> dict:
     return bgp
 
 
+def peer_entry(entry: dict, section: str, error: type) -> None:
+    """One ``[[section]]`` peer entry: an IP ``address`` and a ``mode`` of
+    active, passive or both (the default); ``error`` otherwise."""
+    if "address" not in entry:
+        raise error(f"a [[{section}]] entry needs an address")
+    try:
+        ipaddress.ip_address(entry["address"])
+    except ValueError as e:
+        raise error(f"[[{section}]]: {e}") from None
+    if entry.get("mode", "both") not in ("active", "passive", "both"):
+        raise error(f"[[{section}]] {entry['address']}: mode is active, passive or both")
+
+
 class StatusSocket:
     """A unix socket answering ``answer(command line)`` as JSON; the file
     is replaced at start and removed at close."""

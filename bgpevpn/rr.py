@@ -41,7 +41,7 @@ import signal
 import time
 
 from .aio import Speaker
-from .daemon import StatusSocket, bgp_section, query, read_toml
+from .daemon import StatusSocket, bgp_section, peer_entry, query, read_toml
 from .notation import format_route
 from .rib import Rib, Source
 from .rib.reflect import RouteReflector, UpdateGroups
@@ -72,14 +72,7 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(f"[bgp]: {e}") from None
     bgp["_families"] = tuple(fams)
     for n in cfg.get("neighbors", []):
-        if "address" not in n:
-            raise ConfigError("a [[neighbors]] entry needs an address")
-        try:
-            ipaddress.ip_address(n["address"])
-        except ValueError as e:
-            raise ConfigError(f"[[neighbors]]: {e}") from None
-        if n.get("mode", "both") not in ("active", "passive", "both"):
-            raise ConfigError(f"[[neighbors]] {n['address']}: mode is active, passive or both")
+        peer_entry(n, "neighbors", ConfigError)
     for r in cfg.get("listen_ranges", []):
         try:
             ipaddress.ip_network(r["prefix"])

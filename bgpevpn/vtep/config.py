@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..daemon import bgp_section, read_toml
+from ..daemon import bgp_section, peer_entry, read_toml
 from ..values import ExtCommunity, RouteDistinguisher, auto_route_target
 
 
@@ -85,14 +85,7 @@ def validate_config(cfg: dict) -> dict:
     if not peers:
         raise ConfigError("at least one [[peers]] entry (a route reflector) is needed")
     for p in peers:
-        if "address" not in p:
-            raise ConfigError("a [[peers]] entry needs an address")
-        try:
-            ipaddress.ip_address(p["address"])
-        except ValueError as e:
-            raise ConfigError(f"[[peers]]: {e}") from None
-        if p.get("mode", "both") not in ("active", "passive", "both"):
-            raise ConfigError(f"[[peers]] {p['address']}: mode is active, passive or both")
+        peer_entry(p, "peers", ConfigError)
         where = f"[[peers]] {p['address']}"
         _number(p, where, "peer_as", 1, 0xFFFFFFFF, int)
         _number(p, where, "port", 1, 65535, int)
