@@ -112,23 +112,35 @@ def _show(capsys, text: str) -> None:
         print("\n" + text)
 
 
+def _rounds(benchmark, scenario: str, n: int) -> list:
+    """ROUNDS runs of the scenario, each in namespaces of its own: their results."""
+    results = []
+    benchmark.pedantic(lambda: results.append(run_in_namespace(scenario, n)),
+                       rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    return results
+
+
+def _agent_info(kind: str, results: list) -> tuple:
+    """(seconds per round, the extra_info both agent benchmarks record)."""
+    secs = [round(r["seconds"], 3) for r in results]
+    return secs, dict(
+        kind=kind, macs=MACS, seconds_per_round=secs, best_s=min(secs),
+        median_s=sorted(secs)[len(secs) // 2], target_s=TARGET_S,
+        loadavg_per_round=[r["loadavg_1min"] for r in results],
+        wall_clock="seconds_per_round: wall time inside the namespace")
+
+
 def test_vtep_local_macs_advertised(benchmark, capsys):
     """(a) N static FDB entries on a bridge port (one ``bridge -batch``) ->
     all N type-2 routes received by the BGP peer."""
-    results = []
-    benchmark.pedantic(lambda: results.append(run_in_namespace("local", MACS)),
-                       rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    results = _rounds(benchmark, "local", MACS)
     for r in results:
         assert r["received"] == MACS, r
-    secs = [round(r["seconds"], 3) for r in results]
+    secs, info = _agent_info("vtep_local", results)
     benchmark.extra_info.update(
-        kind="vtep_local", macs=MACS, seconds_per_round=secs, best_s=min(secs),
-        median_s=sorted(secs)[len(secs) // 2], target_s=TARGET_S,
-        bridge_batch_s_per_round=[round(r["bridge_batch_s"], 3) for r in results],
+        info, bridge_batch_s_per_round=[round(r["bridge_batch_s"], 3) for r in results],
         announced=results[-1]["agent_counters"]["announced"],
-        updates_received_per_round=[r["updates_received"] for r in results],
-        loadavg_per_round=[r["loadavg_1min"] for r in results],
-        wall_clock="seconds_per_round: wall time inside the namespace")
+        updates_received_per_round=[r["updates_received"] for r in results])
     _show(capsys, f"VTEP local: {MACS:,} local MACs advertised (bridge -batch to the peer "
                   f"holding every type-2 route): {', '.join(f'{s:.2f}' for s in secs)} s "
                   f"(the bridge -batch itself: "
@@ -140,19 +152,13 @@ def test_vtep_local_macs_advertised(benchmark, capsys):
 def test_vtep_remote_macs_installed(benchmark, capsys):
     """(b) the peer announces N type-2 routes + 1 type 3 -> vxlan100's FDB
     holds all N remote MACs (and the flood entry)."""
-    results = []
-    benchmark.pedantic(lambda: results.append(run_in_namespace("remote", MACS)),
-                       rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    results = _rounds(benchmark, "remote", MACS)
     for r in results:
         assert r["installed"] >= MACS and r["flood_entry"], r
-    secs = [round(r["seconds"], 3) for r in results]
+    secs, info = _agent_info("vtep_remote", results)
     benchmark.extra_info.update(
-        kind="vtep_remote", macs=MACS, seconds_per_round=secs, best_s=min(secs),
-        median_s=sorted(secs)[len(secs) // 2], target_s=TARGET_S,
-        agent_done_s_per_round=[round(r["agent_done_s"], 3) for r in results],
-        netlink_requests=results[-1]["netlink_requests"],
-        loadavg_per_round=[r["loadavg_1min"] for r in results],
-        wall_clock="seconds_per_round: wall time inside the namespace")
+        info, agent_done_s_per_round=[round(r["agent_done_s"], 3) for r in results],
+        netlink_requests=results[-1]["netlink_requests"])
     _show(capsys, f"VTEP remote: {MACS:,} remote MACs installed (first UPDATE sent to "
                   f"bridge fdb show holding all): {', '.join(f'{s:.2f}' for s in secs)} s "
                   f"({results[-1]['netlink_requests']:,} netlink requests, sent in batches); "
@@ -162,9 +168,7 @@ def test_vtep_remote_macs_installed(benchmark, capsys):
 
 def test_vtep_kernel_alone(benchmark, capsys):
     """The comparison: N ``bridge fdb add`` in one ``bridge -batch``, no agent."""
-    results = []
-    benchmark.pedantic(lambda: results.append(run_in_namespace("kernel", KERNEL_ENTRIES)),
-                       rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    results = _rounds(benchmark, "kernel", KERNEL_ENTRIES)
     for r in results:
         assert r["vxlan_entries"] == KERNEL_ENTRIES, r
     port = [round(r["bridge_port_master_static_s"], 3) for r in results]
