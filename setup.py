@@ -15,11 +15,11 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The C twins: the codec, the RIB's update loops, the record walk of bgpevpn.pcap;
-# and the route classes' instance layout (no GC header).
+# and the route objects' memory (no GC header, their own allocator).
 EXTENSIONS = {"bgpevpn._wire_c": os.path.join("bgpevpn", "_wire_c.pyx"),
               "bgpevpn.rib._update_c": os.path.join("bgpevpn", "rib", "_update_c.pyx"),
               "bgpevpn._pcap_c": os.path.join("bgpevpn", "_pcap_c.pyx"),
-              "bgpevpn._nogc_c": os.path.join("bgpevpn", "_nogc_c.pyx")}
+              "bgpevpn._routemem_c": os.path.join("bgpevpn", "_routemem_c.pyx")}
 
 
 def _flag(name):

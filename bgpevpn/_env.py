@@ -2,7 +2,9 @@
 and the one way the package loads an extension.
 
 ``BGPEVPN_NO_EXTENSIONS=1``: use none of them (pure Python on purpose);
-``BGPEVPN_REQUIRE_EXTENSIONS=1``: a missing one is an ImportError.
+``BGPEVPN_REQUIRE_EXTENSIONS=1``: a missing one is an ImportError;
+``BGPEVPN_NO_SLAB=1``: route objects from pymalloc rather than the route
+slab (bgpevpn/_slab.h), e.g. to see them in ``tracemalloc``.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ def flag(name: str) -> bool:
 
 NO_EXTENSIONS = flag("BGPEVPN_NO_EXTENSIONS")
 REQUIRE_EXTENSIONS = flag("BGPEVPN_REQUIRE_EXTENSIONS")
+NO_SLAB = flag("BGPEVPN_NO_SLAB")
 if NO_EXTENSIONS and REQUIRE_EXTENSIONS:
     raise ImportError("BGPEVPN_NO_EXTENSIONS and BGPEVPN_REQUIRE_EXTENSIONS are both set")
 

@@ -57,18 +57,18 @@ cdef extern from *:
                references (no __dict__, empty __slots__): it can never be in a
                cycle, so it is allocated without being tracked (a million
                tracked routes would make every collection walk them) and
-               without the zero-fill tp_alloc does; n + 1 leaves room for the
-               NUL every bytes object ends with. */
-            o = (PyObject *)PyObject_GC_NewVar(PyVarObject, t, n + 1);
+               without the zero-fill tp_alloc does; the basic size of a bytes
+               object already holds the NUL it ends with. */
+            o = (PyObject *)PyObject_GC_NewVar(PyVarObject, t, n);
             if (o == NULL) return NULL;
-            Py_SET_SIZE(o, n);
         } else if (t->tp_alloc == PyType_GenericAlloc && t->tp_free == PyObject_Free) {
-            /* the route classes without GC header (bgpevpn/_nogc_c.pyx):
-               the same allocation, without the zero-fill */
-            o = (PyObject *)PyObject_NewVar(PyVarObject, t, n + 1);
+            /* a class without GC header but without the route slab: the
+               same allocation, without the zero-fill */
+            o = (PyObject *)PyObject_NewVar(PyVarObject, t, n);
             if (o == NULL) return NULL;
-            Py_SET_SIZE(o, n);
         } else {
+            /* the route classes (bgpevpn/_routemem_c.pyx): their own
+               tp_alloc, which skips the zero-fill on never-used memory */
             o = t->tp_alloc(t, n);
             if (o == NULL) return NULL;
         }

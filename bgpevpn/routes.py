@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ._env import extension
+from ._env import NO_SLAB, extension
 from .constants import AFI_NAMES, SAFI_NAMES, Afi, EvpnRouteType, Safi
 from .errors import ValueParseError
 from .values import (Esi, Mac, RouteDistinguisher, _Checked, format_esi, format_mac,
@@ -22,15 +22,16 @@ _U32 = _Checked("!I", "4 octets")
 _ip_text = ip_text
 
 
-_nogc_c = extension("_nogc_c")
+_routemem_c = extension("_routemem_c")
 
 
 def _plain(cls):
-    """Class decorator: instances without the 16-octet GC header when the
-    extension is built (bgpevpn/_nogc_c.pyx says why that is safe for a
-    packed route); applied as the class is made, before any instance."""
-    if _nogc_c is not None:
-        _nogc_c.plain_instances(cls)
+    """Class decorator: instances without the 16-octet GC header, allocated
+    from the route slab, when the extension is built (bgpevpn/_routemem_c.pyx
+    says why that is safe for a packed route; ``BGPEVPN_NO_SLAB=1`` keeps
+    pymalloc); applied as the class is made, before any instance."""
+    if _routemem_c is not None and _routemem_c.plain_instances(cls) and not NO_SLAB:
+        _routemem_c.slab_instances(cls)
     return cls
 
 
