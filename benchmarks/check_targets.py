@@ -128,7 +128,6 @@ KIND_TITLES = {
     "bare_loop": "baseline: bare struct loop (messages, attributes, NLRI)",
     "decode": "decode_messages -> route objects",
     "decode_gc_off": "decode_messages, cyclic GC disabled (info)",
-    "decode_mapped": "decode_messages into already-faulted memory (info)",
     "decode_4096": "decode_messages, 4096-octet UPDATEs (info)",
     "decode_columns": "decode_columns (typed columns, no route objects)",
     "reader_64k": "MessageReader, 64 KiB chunks",
@@ -296,10 +295,6 @@ def c_twin_checks(rows, base_rate) -> tuple:
                          f"{_verdict(ok, full)}")
             if full and not ok:
                 problems.append(f"{what}: {over:.1f}x the Python twin, target >= {C_OVER_PY:g}x")
-    mc, mp = find(rows, "decode_mapped", "c"), find(rows, "decode_mapped", "py")
-    if mc is not None and mp is not None and rate(mc) and rate(mp):
-        lines.append(f"  info: decode_messages into already-faulted memory: C twin "
-                     f"{rate(mc):,.0f} routes/s, {rate(mc) / rate(mp):.1f}x the Python twin")
     _bytes_check(find(rows, "memory", "c"), "peak_above_empty_per_route",
                  MAX_DECODED_BYTES_PER_ROUTE, "C twin, 1,000,000 decoded routes, peak RSS above "
                  "the empty interpreter (150 MB)", full, lines, problems)
