@@ -43,6 +43,7 @@
         && !defined(BGPEVPN_SLAB_ASAN) && !defined(BGPEVPN_NO_SLAB)
 #define BGPEVPN_SLAB 1
 #include <sys/mman.h>
+#include <sys/resource.h>
 #endif
 
 #define SLAB_CHUNK_SHIFT 21                     /* 2 MiB: one huge page */
@@ -93,18 +94,23 @@ typedef char bgpevpn_slab_header_fits[sizeof(bgpevpn_slab_chunk) <= SLAB_PAGE ? 
 
 #ifdef BGPEVPN_SLAB
 
-/* SLAB_RESERVE of address space; 1 GiB where that much is refused
-   (RLIMIT_AS).  Beyond it objects come from pymalloc. */
+/* SLAB_RESERVE of address space, or a quarter of RLIMIT_AS when that is
+   set (the reservation counts against it though it holds no memory; the
+   rest of the process keeps three quarters); half as much while mmap
+   refuses, down to 64 MiB.  Beyond it objects come from pymalloc. */
 static int bgpevpn_slab_reserve(void) {
-    static const size_t sizes[] = {SLAB_RESERVE, (size_t)1 << 30};
-    size_t i;
-    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        void *p = mmap(NULL, sizes[i] + SLAB_CHUNK, PROT_NONE,
+    size_t size = SLAB_RESERVE;
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+            && lim.rlim_cur / 4 < size)
+        size = (size_t)(lim.rlim_cur / 4) & ~(SLAB_CHUNK - 1);
+    for (; size >= ((size_t)64 << 20); size = (size / 2) & ~(SLAB_CHUNK - 1)) {
+        void *p = mmap(NULL, size + SLAB_CHUNK, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED) {
             uintptr_t a = ((uintptr_t)p + SLAB_CHUNK - 1) & ~(uintptr_t)(SLAB_CHUNK - 1);
             bgpevpn_slab.base = bgpevpn_slab.top = (char *)a;
-            bgpevpn_slab.end = (char *)a + sizes[i];
+            bgpevpn_slab.end = (char *)a + size;
             return 1;
         }
     }
@@ -150,7 +156,10 @@ static bgpevpn_slab_chunk *bgpevpn_slab_new_chunk(void) {
     } else {
         if (bgpevpn_slab.end - bgpevpn_slab.top < (ptrdiff_t)SLAB_CHUNK) return NULL;
         c = (bgpevpn_slab_chunk *)bgpevpn_slab.top;
-        if (mprotect(c, SLAB_CHUNK, PROT_READ | PROT_WRITE) != 0) return NULL;
+        if (mprotect(c, SLAB_CHUNK, PROT_READ | PROT_WRITE) != 0) {
+            bgpevpn_slab.end = bgpevpn_slab.top;    /* (RLIMIT_DATA): grow no further */
+            return NULL;
+        }
 #ifdef MADV_HUGEPAGE
         (void)madvise(c, SLAB_CHUNK, MADV_HUGEPAGE);   /* a hint: 4 KiB pages otherwise */
 #endif
@@ -168,8 +177,15 @@ static void bgpevpn_slab_chunk_empty(bgpevpn_slab_chunk *c) {
         bgpevpn_slab.kept = c;
         return;
     }
+    /* unlinked first: no write may touch c once its memory is given back */
     bgpevpn_slab_unlink_chunk(c);
-    (void)madvise(c, SLAB_CHUNK, MADV_DONTNEED);   /* reads as zeros from now on */
+    if (madvise(c, SLAB_CHUNK, MADV_DONTNEED) != 0) {
+        /* refused (locked memory, mlockall): c stays an empty chunk, whose
+           pages were all marked dirty as they went unused */
+        bgpevpn_slab_link_chunk(c);
+        return;
+    }
+    /* reads as zeros from now on */
     bgpevpn_slab.released[bgpevpn_slab.nreleased++] =
         (uint16_t)(((char *)c - bgpevpn_slab.base) >> SLAB_CHUNK_SHIFT);
     bgpevpn_slab.nchunks--;
@@ -269,7 +285,94 @@ static int bgpevpn_slab_free(void *b) {
     return 1;
 }
 
+static int bgpevpn_slab_zero(const char *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) if (p[i]) return 0;
+    return 1;
+}
+
+/* Checks every chunk in use against the counters and lists (not the
+   released ones: reading them would fault their memory back in) and that
+   memory marked clean reads as zeros.  0 when all holds, else -1 with the
+   first inconsistency described in msg. */
+static int bgpevpn_slab_check(char *msg, size_t len) {
+    static uint8_t released[SLAB_MAX_CHUNKS];
+    Py_ssize_t chunks = 0, pages = 0, blocks = 0, octets = 0, i, k;
+    char *q;
+    msg[0] = 0;
+    if (bgpevpn_slab.state != 1) return 0;
+    memset(released, 0, sizeof released);
+    for (i = 0; i < bgpevpn_slab.nreleased; i++) released[bgpevpn_slab.released[i]] = 1;
+    for (q = bgpevpn_slab.base; q < bgpevpn_slab.top; q += SLAB_CHUNK) {
+        bgpevpn_slab_chunk *c = (bgpevpn_slab_chunk *)q;
+        bgpevpn_slab_page *u;
+        Py_ssize_t unused = 0, listed = 0;
+        if (released[(q - bgpevpn_slab.base) >> SLAB_CHUNK_SHIFT]) continue;
+        chunks++;
+        for (u = c->unused; u != NULL && listed <= (Py_ssize_t)SLAB_PAGES; u = u->next) listed++;
+        for (k = 1; k < (Py_ssize_t)SLAB_PAGES; k++) {
+            bgpevpn_slab_page *p = &c->pages[k];
+            char *start = q + ((size_t)k << SLAB_PAGE_SHIFT), *f;
+            Py_ssize_t nfree = 0;
+            if (p->size == 0) {
+                unused++;
+                if (p->clean && !bgpevpn_slab_zero(start, SLAB_PAGE)) {
+                    PyOS_snprintf(msg, len, "unused clean page %p is not zero", start);
+                    return -1;
+                }
+                continue;
+            }
+            pages++;
+            if (p->size % SLAB_GRAIN || p->size > SLAB_MAX || p->bump % p->size
+                    || p->bump > SLAB_PAGE) {
+                PyOS_snprintf(msg, len, "page %p: size %u bump %u", start,
+                              (unsigned)p->size, (unsigned)p->bump);
+                return -1;
+            }
+            for (f = p->free; f != NULL; f = *(char **)f) {
+                if (f < start || f >= start + p->bump || (f - start) % p->size
+                        || ++nfree > (Py_ssize_t)(p->bump / p->size)) {
+                    PyOS_snprintf(msg, len, "page %p: bad free list", start);
+                    return -1;
+                }
+            }
+            if (nfree + (Py_ssize_t)p->used != (Py_ssize_t)(p->bump / p->size) || p->used == 0
+                    || p->listed != (p->free != NULL || p->bump + p->size <= SLAB_PAGE)) {
+                PyOS_snprintf(msg, len, "page %p: %u used, %zd free, %u bumped, listed %d",
+                              start, (unsigned)p->used, nfree, (unsigned)(p->bump / p->size),
+                              (int)p->listed);
+                return -1;
+            }
+            if (p->clean && !bgpevpn_slab_zero(start + p->bump, SLAB_PAGE - p->bump)) {
+                PyOS_snprintf(msg, len, "clean page %p is not zero past its blocks", start);
+                return -1;
+            }
+            blocks += p->used;
+            octets += (Py_ssize_t)p->used * p->size;
+        }
+        if (unused != (Py_ssize_t)c->nunused || listed != unused || c->listed != (unused > 0)) {
+            PyOS_snprintf(msg, len, "chunk %p: %zd unused pages, %u counted, %zd on its list, "
+                          "listed %d", q, unused, (unsigned)c->nunused, listed, (int)c->listed);
+            return -1;
+        }
+    }
+    if (chunks != bgpevpn_slab.nchunks || pages != bgpevpn_slab.npages
+            || blocks != bgpevpn_slab.nblocks || octets != bgpevpn_slab.nbytes) {
+        PyOS_snprintf(msg, len, "counted %zd chunks %zd pages %zd blocks %zd octets, recorded "
+                      "%zd %zd %zd %zd", chunks, pages, blocks, octets, bgpevpn_slab.nchunks,
+                      bgpevpn_slab.npages, bgpevpn_slab.nblocks, bgpevpn_slab.nbytes);
+        return -1;
+    }
+    return 0;
+}
+
 #else  /* no slab on this build: everything from pymalloc */
+
+static int bgpevpn_slab_check(char *msg, size_t len) {
+    (void)len;
+    msg[0] = 0;
+    return 0;
+}
 
 static void *bgpevpn_slab_alloc(size_t n, int *zeroed) {
     (void)n; (void)zeroed;

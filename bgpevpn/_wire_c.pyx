@@ -1881,9 +1881,10 @@ __all__ = list(_py.__all__)
 # The RIB keys routes by their key (RFC 7432 §7: for type 2, RD + Ethernet tag
 # + MAC + IP; ESI and labels excluded).  These functions compute the same
 # bytes as routes.EvpnRoute.key without Python slicing, and are installed on
-# the route classes when this twin is loaded; hash values are cached in the
-# bytes object's hash slot (the route is immutable and its bytes hash is
-# never used: __hash__ is always this one).
+# the route classes when this twin is loaded.  The hash is that of the key's
+# octets (hash(route) == hash(route.key), as in the Python definitions),
+# computed each time: the bytes object's own hash slot cannot cache it, since
+# bytes.__new__(cls, data) copies data's cached hash into it.
 
 from .routes import EvpnRoute as _EvpnRoute
 from .routes import (EthernetAutoDiscoveryRoute as _T1, InclusiveMulticastRoute as _T3,
@@ -1893,27 +1894,20 @@ from .routes import (EthernetAutoDiscoveryRoute as _T1, InclusiveMulticastRoute 
 
 cdef extern from *:
     """
-    #if defined(__GNUC__) || defined(__clang__)
-    #pragma GCC diagnostic push
-    #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    #if PY_VERSION_HEX >= 0x030E0000
+    #define bgpevpn_hash_octets Py_HashBuffer
+    #else
+    /* exported by every CPython 3.x; its declaration moved to the internal
+       headers in 3.13 (Py_HashBuffer is the public name from 3.14) */
+    PyAPI_FUNC(Py_hash_t) _Py_HashBytes(const void *, Py_ssize_t);
+    #define bgpevpn_hash_octets _Py_HashBytes
     #endif
-    static Py_hash_t bgpevpn_get_cached_hash(PyObject *o) { return ((PyBytesObject *)o)->ob_shash; }
-    static void bgpevpn_set_cached_hash(PyObject *o, Py_hash_t h) { ((PyBytesObject *)o)->ob_shash = h; }
-    #if defined(__GNUC__) || defined(__clang__)
-    #pragma GCC diagnostic pop
-    #endif
-    """
-    Py_hash_t get_cached_hash "bgpevpn_get_cached_hash"(object o)
-    void set_cached_hash "bgpevpn_set_cached_hash"(object o, Py_hash_t h)
 
-
-cdef extern from *:
-    """
-    /* The RIB key of the EVPN route r[0:n] written to out (room for n octets):
-       RFC 7432 §7 (types 1-4), RFC 9136 §3.2 (5), RFC 9251 §9 (6-8).  A route
-       whose layout does not fit its type keys on all of its octets after the
-       length, exactly as the Python properties (routes.py) read it only for
-       valid layouts. */
+    /* The RIB key of the EVPN route r[0:n] written to out (room for n octets:
+       a key is never longer than its route): RFC 7432 §7 (types 1-4), RFC
+       9136 §3.2 (5), RFC 9251 §9 (6-8).  A route whose layout does not fit
+       its type keys on all of its octets after the length, exactly as the
+       Python properties (routes.py) read it only for valid layouts. */
     static Py_ssize_t bgpevpn_write_key(const uint8_t *r, Py_ssize_t n, uint8_t *out) {
         Py_ssize_t k, a = 2, b = n, c = n, d = n;
         int t;
@@ -1936,41 +1930,76 @@ cdef extern from *:
         return k;
     }
 
+    /* Routes from the wire are at most 257 octets; a longer one (built by
+       hand) gets its key written to the heap. */
+    #define BGPEVPN_KEY_STACK 264
+
+    /* The key of route o in *out: stack (BGPEVPN_KEY_STACK octets) or, for a
+       longer route, a PyMem block to give to bgpevpn_key_done.  Its length,
+       or -1 with MemoryError set. */
+    static Py_ssize_t bgpevpn_key_of(PyObject *o, uint8_t *stack, uint8_t **out) {
+        Py_ssize_t n = PyBytes_GET_SIZE(o);
+        *out = stack;
+        if (n > BGPEVPN_KEY_STACK && (*out = (uint8_t *)PyMem_Malloc((size_t)n)) == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        return bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(o), n, *out);
+    }
+
+    static void bgpevpn_key_done(uint8_t *stack, uint8_t *out) {
+        if (out != stack) PyMem_Free(out);
+    }
+
+    static PyObject *bgpevpn_route_key(PyObject *o) {
+        uint8_t stack[BGPEVPN_KEY_STACK], *out;
+        Py_ssize_t n = bgpevpn_key_of(o, stack, &out);
+        PyObject *key;
+        if (n < 0) return NULL;
+        key = PyBytes_FromStringAndSize((const char *)out, n);
+        bgpevpn_key_done(stack, out);
+        return key;
+    }
+
     /* tp_hash and tp_richcompare of the EVPN route classes: the same results as
-       evpn_route_hash / evpn_route_eq below (their __hash__ / __eq__), without
-       the attribute lookup and call that a Python-level __hash__ costs on every
-       dict operation.  The hash is cached in the bytes object's hash slot. */
+       their Python __hash__ / __eq__ (routes.py), without the attribute lookup
+       and call that a Python-level __hash__ costs on every dict operation. */
     static PyTypeObject *bgpevpn_evpn_base = NULL;
 
     static Py_hash_t bgpevpn_route_tp_hash(PyObject *o) {
-        uint8_t out[260];
-        Py_ssize_t n;
-        PyObject *key;
-        Py_hash_t h = bgpevpn_get_cached_hash(o);
-        if (h != -1) return h;
-        n = bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), out);
-        key = PyBytes_FromStringAndSize((const char *)out, n);
-        if (key == NULL) return -1;
-        h = PyObject_Hash(key);
-        Py_DECREF(key);
-        if (h != -1) bgpevpn_set_cached_hash(o, h);
+        uint8_t stack[BGPEVPN_KEY_STACK], *out;
+        Py_ssize_t n = bgpevpn_key_of(o, stack, &out);
+        Py_hash_t h;
+        if (n < 0) return -1;
+        h = bgpevpn_hash_octets(out, n);      /* never -1 */
+        bgpevpn_key_done(stack, out);
         return h;
     }
 
-    static PyObject *bgpevpn_route_richcompare(PyObject *a, PyObject *b, int op) {
-        uint8_t ka[260], kb[260];
+    /* 1 when the keys of routes a and b are equal, 0 when not, -1 on error */
+    static int bgpevpn_route_keys_equal(PyObject *a, PyObject *b) {
+        uint8_t sa[BGPEVPN_KEY_STACK], sb[BGPEVPN_KEY_STACK], *ka, *kb;
         Py_ssize_t na, nb;
+        int same;
+        if (a == b) return 1;
+        if ((na = bgpevpn_key_of(a, sa, &ka)) < 0) return -1;
+        if ((nb = bgpevpn_key_of(b, sb, &kb)) < 0) {
+            bgpevpn_key_done(sa, ka);
+            return -1;
+        }
+        same = na == nb && memcmp(ka, kb, (size_t)na) == 0;
+        bgpevpn_key_done(sa, ka);
+        bgpevpn_key_done(sb, kb);
+        return same;
+    }
+
+    static PyObject *bgpevpn_route_richcompare(PyObject *a, PyObject *b, int op) {
         int same;
         if ((op != Py_EQ && op != Py_NE) || bgpevpn_evpn_base == NULL
                 || !PyObject_TypeCheck(a, bgpevpn_evpn_base)
                 || !PyObject_TypeCheck(b, bgpevpn_evpn_base))
             Py_RETURN_NOTIMPLEMENTED;
-        if (a == b) same = 1;
-        else {
-            na = bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a), ka);
-            nb = bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), kb);
-            same = na == nb && memcmp(ka, kb, (size_t)na) == 0;
-        }
+        if ((same = bgpevpn_route_keys_equal(a, b)) < 0) return NULL;
         if (op == Py_NE) same = !same;
         if (same) Py_RETURN_TRUE;
         Py_RETURN_FALSE;
@@ -1983,36 +2012,25 @@ cdef extern from *:
         PyType_Modified((PyTypeObject *)cls);
     }
     """
-    Py_ssize_t _write_key "bgpevpn_write_key"(const uint8_t *r, Py_ssize_t n, uint8_t *out) noexcept nogil
+    object _route_key "bgpevpn_route_key"(object o)
+    Py_hash_t _route_hash "bgpevpn_route_tp_hash"(object o) except? -1
+    int _route_keys_equal "bgpevpn_route_keys_equal"(object a, object b) except -1
     void set_route_slots "bgpevpn_set_route_slots"(object cls, object base)
 
 
 def evpn_route_key(self):
     """The RIB key (RFC 7432 §7, RFC 9136 §3.2, RFC 9251 §9) as bytes."""
-    cdef bytes b = <bytes>self
-    cdef uint8_t out[260]
-    cdef Py_ssize_t n = _write_key(<const uint8_t *>PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), out)
-    return PyBytes_FromStringAndSize(<char *>out, n)
+    return _route_key(<bytes>self)
 
 
 def evpn_route_hash(self):
-    cdef Py_hash_t h = get_cached_hash(self)
-    if h != -1:
-        return h
-    h = hash(evpn_route_key(self))
-    set_cached_hash(self, h)
-    return h
+    return _route_hash(<bytes>self)
 
 
 def evpn_route_eq(self, other):
     if not isinstance(other, _EvpnRoute):
         return NotImplemented
-    cdef uint8_t ka[260]
-    cdef uint8_t kb[260]
-    cdef bytes x = <bytes>self, y = <bytes>other
-    cdef Py_ssize_t na = _write_key(<const uint8_t *>PyBytes_AS_STRING(x), PyBytes_GET_SIZE(x), ka)
-    cdef Py_ssize_t nb = _write_key(<const uint8_t *>PyBytes_AS_STRING(y), PyBytes_GET_SIZE(y), kb)
-    return na == nb and memcmp(ka, kb, na) == 0
+    return _route_keys_equal(<bytes>self, <bytes>other) == 1
 
 
 def evpn_route_ne(self, other):

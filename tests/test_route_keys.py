@@ -62,3 +62,30 @@ def test_add_path_route_copies_and_pickles():
         assert back == r and back.path_id == 7 and back.mac == r.mac
     with pytest.raises(AttributeError):
         AddPathEvpnRoute.__new__(AddPathEvpnRoute).route
+
+
+def test_route_made_from_already_hashed_bytes_hashes_by_its_key():
+    """bytes.__new__(cls, data) copies data's cached hash into the new
+    object: the C hash must not take that for the route's own."""
+    mac = MacIpRoute.build("192.0.2.1:7", "02:00:00:00:00:01", ip="10.0.0.1", labels=(100,))
+    data = bytes(mac)
+    hash(data)                                   # caches the octets' hash in data
+    r = MacIpRoute(data)
+    other = MacIpRoute.build("192.0.2.1:7", "02:00:00:00:00:01", ip="10.0.0.1", labels=(200,))
+    assert r == mac == other and hash(r) == hash(mac) == hash(other) == hash(mac.key)
+    assert r in {mac} and other in {r}
+
+
+@pytest.mark.parametrize("n", [258, 261, 264, 265, 600, 70000])
+def test_routes_longer_than_any_on_the_wire_key_and_hash(n):
+    """A route built by hand may be longer than the 257 octets of a wire
+    route: its key goes to the heap (this crashed the C key functions)."""
+    from bgpevpn.routes import LeaveSynchRoute, RawEvpnRoute, SelectiveMulticastRoute
+    for t, cls in ((2, MacIpRoute), (6, SelectiveMulticastRoute), (8, LeaveSynchRoute),
+                   (9, RawEvpnRoute), (11, RawEvpnRoute)):
+        r = cls(bytes([t, 0]) + bytes(range(256)) * (n // 256) + bytes(n % 256))
+        twin = cls(bytes(r))
+        assert r.key == reference_key(r) and hash(r) == hash(reference_key(r))
+        assert r == twin and {r: 1}[twin] == 1 and r.__eq__(twin) is True
+        for other in (cls(bytes(r)[:-10] + b"\x01" * 10), cls(bytes(r)[:12] + b"\x01" + bytes(r)[13:])):
+            assert (r == other) is (reference_key(r) == reference_key(other))

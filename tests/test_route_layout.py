@@ -152,6 +152,9 @@ def test_slab_blocks_hold_their_contents_through_mixed_lifetimes(slab):
         n = rnd.choice((rnd.randrange(0, 60), rnd.randrange(0, max_len + 1),
                         rnd.randrange(max_len - 8, max_len + 300)))
         alive[i] = routes.Route(bytes([i & 255]) * n)
+        if i % 50_000 == 0:
+            slab.slab_check()
+    slab.slab_check()
     st = slab.slab_stats()
     in_slab = [r for r in alive.values() if len(r) <= max_len]
     assert st["blocks"] - base["blocks"] == len(in_slab)
@@ -160,6 +163,7 @@ def test_slab_blocks_hold_their_contents_through_mixed_lifetimes(slab):
     for k, r in alive.items():
         assert bytes(r) == bytes([k & 255]) * len(r)
     del alive, in_slab, r
+    slab.slab_check()
     st = slab.slab_stats()
     assert (st["blocks"], st["pages"], st["block_bytes"]) == (
         base["blocks"], base["pages"], base["block_bytes"])
@@ -237,3 +241,49 @@ def test_no_slab_switch_keeps_pymalloc(routemem):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(routes.__file__)))
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def _run(code, **env):
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env),
+                         capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(routes.__file__)))
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr
+    return out.stdout
+
+
+def test_slab_keeps_chunks_it_cannot_give_back(slab):
+    """Under mlockall MADV_DONTNEED is refused: the emptied chunks stay
+    (their memory is not zero, so nothing may be handed out as zeroed)."""
+    code = """if True:
+        import ctypes, sys
+        from bgpevpn import routes, _routemem_c as m
+        if ctypes.CDLL(None, use_errno=True).mlockall(3) != 0:
+            print("skip"); sys.exit(0)
+        rs = [routes.Route(bytes([7]) * 39) for _ in range(100_000)]   # ~4 chunks
+        del rs
+        st = m.slab_stats()
+        assert st["released_chunks"] == 0 and st["chunks"] >= 3, st
+        rs = [routes.Route(bytes(n % 300)) for n in range(100_000)]
+        m.slab_check()
+        assert all(bytes(r) == bytes(n % 300) for n, r in enumerate(rs))
+        print("ok")
+    """
+    out = _run(code)
+    if out.strip() == "skip":
+        pytest.skip("mlockall refused here")
+
+
+def test_slab_reservation_follows_the_address_space_limit(slab):
+    """Under RLIMIT_AS the reservation takes a quarter of the limit, and the
+    rest of the process can still use the remainder."""
+    code = """if True:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+        from bgpevpn import routes, _routemem_c as m
+        r = routes.Route(b"x")
+        assert 0 < m.slab_stats()["reserved"] <= 2 << 30, m.slab_stats()
+        big = bytearray(4 << 30)
+        del big
+        print("ok")
+    """
+    _run(code)
