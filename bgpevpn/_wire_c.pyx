@@ -1903,31 +1903,61 @@ cdef extern from *:
     #define bgpevpn_hash_octets _Py_HashBytes
     #endif
 
-    /* The RIB key of the EVPN route r[0:n] written to out (room for n octets:
-       a key is never longer than its route): RFC 7432 §7 (types 1-4), RFC
-       9136 §3.2 (5), RFC 9251 §9 (6-8).  A route whose layout does not fit
-       its type keys on all of its octets after the length, exactly as the
-       Python properties (routes.py) read it only for valid layouts. */
-    static Py_ssize_t bgpevpn_write_key(const uint8_t *r, Py_ssize_t n, uint8_t *out) {
-        Py_ssize_t k, a = 2, b = n, c = n, d = n;
-        int t;
-        if (n < 2) { memcpy(out, r, (size_t)n); return n; }
-        t = r[0];
-        if (t == 1 && n >= 24) { a = 2; b = 24; }
-        else if (t == 2 && n >= 32 && 32 + (r[31] >> 3) <= n) {
-            a = 2; b = 10; c = 20; d = 32 + (r[31] >> 3);
-        }
-        else if (t == 5 && (n == 36 || n == 60)) {
-            a = 2; b = 10; c = 20; d = 25 + (r[1] == 34 ? 4 : 16);
-        }
-        else if ((t == 6 || t == 7) && n >= 3) { a = 2; b = n - 1; }
-        else if (t == 8 && n >= 8) { a = 2; b = n - 6; }
-        out[0] = r[0];
-        k = 1;
-        memcpy(out + k, r + a, (size_t)(b - a));
-        k += b - a;
-        if (d > c) { memcpy(out + k, r + c, (size_t)(d - c)); k += d - c; }
+    /* How each route class's key property (routes.py) slices its octets:
+       RFC 7432 §7 (types 1-4), RFC 9136 §3.2 (5), RFC 9251 §9 (6-8); the
+       other classes key on all octets after the length. */
+    enum { BGPEVPN_KEY_WHOLE, BGPEVPN_KEY_T1, BGPEVPN_KEY_T2, BGPEVPN_KEY_T5,
+           BGPEVPN_KEY_SMET, BGPEVPN_KEY_LEAVE };
+    #define BGPEVPN_KEY_CLASSES 16
+    static PyTypeObject *bgpevpn_key_class[BGPEVPN_KEY_CLASSES];
+    static int bgpevpn_key_kind[BGPEVPN_KEY_CLASSES];
+    static int bgpevpn_key_nclasses = 0;
+
+    /* the layout of o's class, or of the nearest route class it derives from */
+    static int bgpevpn_key_layout(PyObject *o) {
+        PyTypeObject *t;
+        int i;
+        for (t = Py_TYPE(o); t != NULL; t = t->tp_base)
+            for (i = 0; i < bgpevpn_key_nclasses; i++)
+                if (bgpevpn_key_class[i] == t) return bgpevpn_key_kind[i];
+        return BGPEVPN_KEY_WHOLE;
+    }
+
+    /* r[i:j] appended at out + k, with Python's slice bounds */
+    static Py_ssize_t bgpevpn_put(uint8_t *out, Py_ssize_t k, const uint8_t *r, Py_ssize_t n,
+                                  Py_ssize_t i, Py_ssize_t j) {
+        if (i < 0) { i += n; if (i < 0) i = 0; } else if (i > n) i = n;
+        if (j < 0) { j += n; if (j < 0) j = 0; } else if (j > n) j = n;
+        if (j > i) { memcpy(out + k, r + i, (size_t)(j - i)); k += j - i; }
         return k;
+    }
+
+    /* The key of the route r[0:n] of the given layout written to out (room
+       for n octets: a key is never longer than its route), sliced exactly
+       as the Python property does for any octets, valid layout or not: -1
+       with IndexError where it indexes past the end. */
+    static Py_ssize_t bgpevpn_write_key(int kind, const uint8_t *r, Py_ssize_t n, uint8_t *out) {
+        Py_ssize_t k = bgpevpn_put(out, 0, r, n, 0, 1);
+        switch (kind) {
+        case BGPEVPN_KEY_T1:
+            return bgpevpn_put(out, k, r, n, 2, 24);
+        case BGPEVPN_KEY_T2:
+            if (n <= 31) break;
+            k = bgpevpn_put(out, k, r, n, 2, 10);
+            return bgpevpn_put(out, k, r, n, 20, 32 + (r[31] >> 3));
+        case BGPEVPN_KEY_T5:
+            if (n <= 1) break;
+            k = bgpevpn_put(out, k, r, n, 2, 10);
+            return bgpevpn_put(out, k, r, n, 20, 25 + (r[1] == 34 ? 4 : 16));
+        case BGPEVPN_KEY_SMET:
+            return bgpevpn_put(out, k, r, n, 2, -1);
+        case BGPEVPN_KEY_LEAVE:
+            return bgpevpn_put(out, k, r, n, 2, -6);
+        default:
+            return bgpevpn_put(out, k, r, n, 2, n);
+        }
+        PyErr_SetString(PyExc_IndexError, "index out of range");
+        return -1;
     }
 
     /* Routes from the wire are at most 257 octets; a longer one (built by
@@ -1935,16 +1965,18 @@ cdef extern from *:
     #define BGPEVPN_KEY_STACK 264
 
     /* The key of route o in *out: stack (BGPEVPN_KEY_STACK octets) or, for a
-       longer route, a PyMem block to give to bgpevpn_key_done.  Its length,
-       or -1 with MemoryError set. */
+       longer route, a PyMem block to give to bgpevpn_key_done (also on
+       error).  Its length, or -1 with an exception set. */
     static Py_ssize_t bgpevpn_key_of(PyObject *o, uint8_t *stack, uint8_t **out) {
         Py_ssize_t n = PyBytes_GET_SIZE(o);
         *out = stack;
         if (n > BGPEVPN_KEY_STACK && (*out = (uint8_t *)PyMem_Malloc((size_t)n)) == NULL) {
+            *out = stack;
             PyErr_NoMemory();
             return -1;
         }
-        return bgpevpn_write_key((const uint8_t *)PyBytes_AS_STRING(o), n, *out);
+        return bgpevpn_write_key(bgpevpn_key_layout(o), (const uint8_t *)PyBytes_AS_STRING(o),
+                                 n, *out);
     }
 
     static void bgpevpn_key_done(uint8_t *stack, uint8_t *out) {
@@ -1954,9 +1986,7 @@ cdef extern from *:
     static PyObject *bgpevpn_route_key(PyObject *o) {
         uint8_t stack[BGPEVPN_KEY_STACK], *out;
         Py_ssize_t n = bgpevpn_key_of(o, stack, &out);
-        PyObject *key;
-        if (n < 0) return NULL;
-        key = PyBytes_FromStringAndSize((const char *)out, n);
+        PyObject *key = n < 0 ? NULL : PyBytes_FromStringAndSize((const char *)out, n);
         bgpevpn_key_done(stack, out);
         return key;
     }
@@ -1969,27 +1999,25 @@ cdef extern from *:
     static Py_hash_t bgpevpn_route_tp_hash(PyObject *o) {
         uint8_t stack[BGPEVPN_KEY_STACK], *out;
         Py_ssize_t n = bgpevpn_key_of(o, stack, &out);
-        Py_hash_t h;
-        if (n < 0) return -1;
-        h = bgpevpn_hash_octets(out, n);      /* never -1 */
+        Py_hash_t h = n < 0 ? -1 : bgpevpn_hash_octets(out, n);   /* never -1 itself */
         bgpevpn_key_done(stack, out);
         return h;
     }
 
-    /* 1 when the keys of routes a and b are equal, 0 when not, -1 on error */
+    /* 1 when the keys of routes a and b are equal, 0 when not, -1 on error
+       (a's key first, as self.key == other.key; no shortcut for a is b,
+       where the Python property may raise too) */
     static int bgpevpn_route_keys_equal(PyObject *a, PyObject *b) {
         uint8_t sa[BGPEVPN_KEY_STACK], sb[BGPEVPN_KEY_STACK], *ka, *kb;
-        Py_ssize_t na, nb;
-        int same;
-        if (a == b) return 1;
-        if ((na = bgpevpn_key_of(a, sa, &ka)) < 0) return -1;
-        if ((nb = bgpevpn_key_of(b, sb, &kb)) < 0) {
-            bgpevpn_key_done(sa, ka);
-            return -1;
+        Py_ssize_t na = bgpevpn_key_of(a, sa, &ka), nb = -1;
+        int same = -1;
+        if (na >= 0 && (nb = bgpevpn_key_of(b, sb, &kb)) >= 0) {
+            same = na == nb && memcmp(ka, kb, (size_t)na) == 0;
+            bgpevpn_key_done(sb, kb);
+        } else if (na >= 0) {
+            bgpevpn_key_done(sb, kb);
         }
-        same = na == nb && memcmp(ka, kb, (size_t)na) == 0;
         bgpevpn_key_done(sa, ka);
-        bgpevpn_key_done(sb, kb);
         return same;
     }
 
@@ -2005,17 +2033,35 @@ cdef extern from *:
         Py_RETURN_FALSE;
     }
 
-    static void bgpevpn_set_route_slots(PyObject *cls, PyObject *base) {
+    /* cls keys with layout kind; 0, or -1 when the table is full */
+    static int bgpevpn_set_route_slots(PyObject *cls, PyObject *base, int kind) {
+        int i;
+        for (i = 0; i < bgpevpn_key_nclasses && bgpevpn_key_class[i] != (PyTypeObject *)cls; i++);
+        if (i == BGPEVPN_KEY_CLASSES) {
+            PyErr_SetString(PyExc_RuntimeError, "too many route classes for the C keys");
+            return -1;
+        }
+        if (i == bgpevpn_key_nclasses) bgpevpn_key_nclasses++;
+        bgpevpn_key_class[i] = (PyTypeObject *)cls;
+        bgpevpn_key_kind[i] = kind;
         bgpevpn_evpn_base = (PyTypeObject *)base;
         ((PyTypeObject *)cls)->tp_hash = bgpevpn_route_tp_hash;
         ((PyTypeObject *)cls)->tp_richcompare = bgpevpn_route_richcompare;
         PyType_Modified((PyTypeObject *)cls);
+        return 0;
     }
     """
     object _route_key "bgpevpn_route_key"(object o)
     Py_hash_t _route_hash "bgpevpn_route_tp_hash"(object o) except? -1
     int _route_keys_equal "bgpevpn_route_keys_equal"(object a, object b) except -1
-    void set_route_slots "bgpevpn_set_route_slots"(object cls, object base)
+    int set_route_slots "bgpevpn_set_route_slots"(object cls, object base, int kind) except -1
+    enum:
+        KEY_WHOLE "BGPEVPN_KEY_WHOLE"
+        KEY_T1 "BGPEVPN_KEY_T1"
+        KEY_T2 "BGPEVPN_KEY_T2"
+        KEY_T5 "BGPEVPN_KEY_T5"
+        KEY_SMET "BGPEVPN_KEY_SMET"
+        KEY_LEAVE "BGPEVPN_KEY_LEAVE"
 
 
 def evpn_route_key(self):
@@ -2041,7 +2087,9 @@ def evpn_route_ne(self, other):
 def install_route_keys():
     """Put the C key, hash and equality on the EVPN route classes (same
     results as their Python definitions, computed without slicing)."""
-    for cls in (_EvpnRoute, _T1, MacIpRoute, _T3, _T4, _T5, _T6, _T7, _T8, _TR):
+    for cls, kind in ((_EvpnRoute, KEY_WHOLE), (_T1, KEY_T1), (MacIpRoute, KEY_T2),
+                      (_T3, KEY_WHOLE), (_T4, KEY_WHOLE), (_T5, KEY_T5), (_T6, KEY_SMET),
+                      (_T7, KEY_SMET), (_T8, KEY_LEAVE), (_TR, KEY_WHOLE)):
         if "key" in cls.__dict__ and "_py_key" not in cls.__dict__:
             cls._py_key = cls.__dict__["key"]   # the reference definition, for the tests
         cls.key = property(evpn_route_key, doc="RIB key (C)")
@@ -2049,7 +2097,7 @@ def install_route_keys():
         cls.__eq__ = evpn_route_eq
         cls.__ne__ = evpn_route_ne
         # last: assigning a dunder resets the slot to the generic caller
-        set_route_slots(cls, _EvpnRoute)
+        set_route_slots(cls, _EvpnRoute, kind)
 
 
 install_route_keys()

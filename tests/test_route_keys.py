@@ -89,3 +89,33 @@ def test_routes_longer_than_any_on_the_wire_key_and_hash(n):
         assert r == twin and {r: 1}[twin] == 1 and r.__eq__(twin) is True
         for other in (cls(bytes(r)[:-10] + b"\x01" * 10), cls(bytes(r)[:12] + b"\x01" + bytes(r)[13:])):
             assert (r == other) is (reference_key(r) == reference_key(other))
+
+
+def _key_classes():
+    from bgpevpn import routes
+    classes = [c for c in vars(routes).values()
+               if isinstance(c, type) and issubclass(c, EvpnRoute)]
+    mine = type("Mine", (MacIpRoute,), {"__slots__": ()})      # a user's subclass
+    return classes + [mine]
+
+
+def _outcome(f):
+    try:
+        return ("value", f())
+    except Exception as exc:                     # noqa: BLE001 - the outcome is compared
+        return ("raises", type(exc))
+
+
+@given(st.sampled_from(_key_classes()), st.binary(max_size=70),
+       st.one_of(st.none(), st.binary(max_size=70)), st.integers(0, 69))
+def test_any_octets_in_any_class_key_as_the_python_definitions(cls, a, b, at):
+    """A route made by hand from any octets, valid layout or not, keys,
+    hashes and compares as the class's Python key property slices it
+    (IndexError included)."""
+    if b is None:            # often equal keys: one octet changed, maybe outside the key
+        b = a[:at] + bytes([(a[at] + 1) & 255]) + a[at + 1:] if at < len(a) else a
+    ra, rb = cls(a), cls(b)
+    assert _outcome(lambda: ra.key) == _outcome(lambda: reference_key(ra))
+    assert _outcome(lambda: hash(ra)) == _outcome(lambda: hash(reference_key(ra)))
+    assert _outcome(lambda: ra == rb) == _outcome(lambda: reference_key(ra) == reference_key(rb))
+    assert _outcome(lambda: ra != rb) == _outcome(lambda: reference_key(ra) != reference_key(rb))
