@@ -94,16 +94,26 @@ def test_plain_instances_refuses_other_layouts(routemem):
         assert cls is int or cls is bytes or cls.__flags__ & GC_FLAG
 
 
+def _run(code, expect=("ok",), drop=(), **env):
+    """Run ``code`` in a fresh interpreter with ``env`` added to the
+    environment and the variables in ``drop`` removed; its output (one of
+    ``expect``) when it exits 0."""
+    env = dict(os.environ, **env)
+    for name in drop:
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(routes.__file__)))
+    assert out.returncode == 0 and out.stdout.strip() in expect, out.stdout + out.stderr
+    return out.stdout.strip()
+
+
 def test_pure_python_build_keeps_the_header():
     """BGPEVPN_NO_EXTENSIONS=1: no extension at all, the classes as Python makes them."""
     code = ("import sys, gc; from bgpevpn import routes; "
             "assert 'bgpevpn._routemem_c' not in sys.modules; "
             "assert routes.MacIpRoute.__flags__ & (1 << 14); print('ok')")
-    env = dict(os.environ, BGPEVPN_NO_EXTENSIONS="1")
-    env.pop("BGPEVPN_REQUIRE_EXTENSIONS", None)     # set by the wheel tests and tools/asan.sh
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(routes.__file__)))
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    # BGPEVPN_REQUIRE_EXTENSIONS: set by the wheel tests and tools/asan.sh
+    _run(code, drop=("BGPEVPN_REQUIRE_EXTENSIONS",), BGPEVPN_NO_EXTENSIONS="1")
 
 
 # --- the route slab (bgpevpn/_slab.h) ------------------------------------------------
@@ -237,18 +247,7 @@ def test_no_slab_switch_keeps_pymalloc(routemem):
             "assert not routes.Route.__flags__ & (1 << 14); "
             "assert _routemem_c.slab_stats()['blocks'] == 0; "
             "assert tracemalloc.get_traced_memory()[0] > 70000; print('ok')")
-    env = dict(os.environ, BGPEVPN_NO_SLAB="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(routes.__file__)))
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
-
-
-def _run(code, **env):
-    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env),
-                         capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(routes.__file__)))
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stdout + out.stderr
-    return out.stdout
+    _run(code, BGPEVPN_NO_SLAB="1")
 
 
 def test_slab_keeps_chunks_it_cannot_give_back(slab):
@@ -268,8 +267,7 @@ def test_slab_keeps_chunks_it_cannot_give_back(slab):
         assert all(bytes(r) == bytes(n % 300) for n, r in enumerate(rs))
         print("ok")
     """
-    out = _run(code)
-    if out.strip() == "skip":
+    if _run(code, expect=("ok", "skip")) == "skip":
         pytest.skip("mlockall refused here")
 
 
