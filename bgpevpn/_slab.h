@@ -64,15 +64,13 @@ typedef struct bgpevpn_slab_page {
     uint32_t bump;                          /* first block never handed out */
     uint32_t used;                          /* blocks handed out and not freed */
     uint16_t size;                          /* block size; 0: page unused */
-    uint8_t listed;                         /* in its class's list */
     uint8_t clean;                          /* zeros from bump on */
 } bgpevpn_slab_page;
 
 typedef struct bgpevpn_slab_chunk {
     struct bgpevpn_slab_chunk *next, *prev; /* chunks with unused pages */
     bgpevpn_slab_page *unused;
-    uint32_t nunused;
-    uint8_t listed;
+    uint32_t nunused;                       /* > 0: in the chunks list */
     bgpevpn_slab_page pages[SLAB_PAGES];    /* pages[0] is this header */
 } bgpevpn_slab_chunk;
 
@@ -122,14 +120,12 @@ static void bgpevpn_slab_link_chunk(bgpevpn_slab_chunk *c) {
     c->next = bgpevpn_slab.chunks;
     if (c->next) c->next->prev = c;
     bgpevpn_slab.chunks = c;
-    c->listed = 1;
 }
 
 static void bgpevpn_slab_unlink_chunk(bgpevpn_slab_chunk *c) {
     if (c->prev) c->prev->next = c->next; else bgpevpn_slab.chunks = c->next;
     if (c->next) c->next->prev = c->prev;
     c->next = c->prev = NULL;
-    c->listed = 0;
 }
 
 /* A chunk's header over zeroed memory (fresh or given back): every page
@@ -196,13 +192,18 @@ static inline char *bgpevpn_slab_page_start(bgpevpn_slab_page *p) {
     return (char *)c + ((size_t)(p - c->pages) << SLAB_PAGE_SHIFT);
 }
 
+/* A page is in its class's list exactly while it has room: a freed block
+   or space past bump. */
+static inline int bgpevpn_slab_page_full(const bgpevpn_slab_page *p) {
+    return p->free == NULL && p->bump + p->size > SLAB_PAGE;
+}
+
 static void bgpevpn_slab_link_page(bgpevpn_slab_page *p) {
     bgpevpn_slab_page **head = &bgpevpn_slab.classes[p->size / SLAB_GRAIN];
     p->prev = NULL;
     p->next = *head;
     if (p->next) p->next->prev = p;
     *head = p;
-    p->listed = 1;
 }
 
 static void bgpevpn_slab_unlink_page(bgpevpn_slab_page *p) {
@@ -210,7 +211,6 @@ static void bgpevpn_slab_unlink_page(bgpevpn_slab_page *p) {
     else bgpevpn_slab.classes[p->size / SLAB_GRAIN] = p->next;
     if (p->next) p->next->prev = p->prev;
     p->next = p->prev = NULL;
-    p->listed = 0;
 }
 
 static bgpevpn_slab_page *bgpevpn_slab_new_page(size_t size) {
@@ -250,7 +250,7 @@ static void *bgpevpn_slab_alloc(size_t n, int *zeroed) {
         *zeroed = p->clean;
     }
     p->used++;
-    if (p->free == NULL && p->bump + size > SLAB_PAGE) bgpevpn_slab_unlink_page(p);
+    if (bgpevpn_slab_page_full(p)) bgpevpn_slab_unlink_page(p);
     bgpevpn_slab.nblocks++;
     bgpevpn_slab.nbytes += (Py_ssize_t)size;
     return b;
@@ -267,13 +267,13 @@ static int bgpevpn_slab_free(void *b) {
     bgpevpn_slab.nblocks--;
     bgpevpn_slab.nbytes -= p->size;
     if (--p->used != 0) {
+        if (bgpevpn_slab_page_full(p)) bgpevpn_slab_link_page(p);
         *(char **)q = p->free;
         p->free = q;
-        if (!p->listed) bgpevpn_slab_link_page(p);
         return 1;
     }
     /* the page's last block: the page goes back to its chunk, dirty */
-    if (p->listed) bgpevpn_slab_unlink_page(p);
+    if (!bgpevpn_slab_page_full(p)) bgpevpn_slab_unlink_page(p);
     p->size = 0;
     p->free = NULL;
     p->clean = 0;
@@ -298,6 +298,9 @@ static int bgpevpn_slab_zero(const char *p, size_t n) {
 static int bgpevpn_slab_check(char *msg, size_t len) {
     static uint8_t released[SLAB_MAX_CHUNKS];
     Py_ssize_t chunks = 0, pages = 0, blocks = 0, octets = 0, i, k;
+    Py_ssize_t with_room = 0, roomy_chunks = 0, listed;
+    bgpevpn_slab_chunk *lc;
+    bgpevpn_slab_page *lp;
     char *q;
     msg[0] = 0;
     if (bgpevpn_slab.state != 1) return 0;
@@ -306,10 +309,10 @@ static int bgpevpn_slab_check(char *msg, size_t len) {
     for (q = bgpevpn_slab.base; q < bgpevpn_slab.top; q += SLAB_CHUNK) {
         bgpevpn_slab_chunk *c = (bgpevpn_slab_chunk *)q;
         bgpevpn_slab_page *u;
-        Py_ssize_t unused = 0, listed = 0;
+        Py_ssize_t unused = 0, onlist = 0;
         if (released[(q - bgpevpn_slab.base) >> SLAB_CHUNK_SHIFT]) continue;
         chunks++;
-        for (u = c->unused; u != NULL && listed <= (Py_ssize_t)SLAB_PAGES; u = u->next) listed++;
+        for (u = c->unused; u != NULL && onlist <= (Py_ssize_t)SLAB_PAGES; u = u->next) onlist++;
         for (k = 1; k < (Py_ssize_t)SLAB_PAGES; k++) {
             bgpevpn_slab_page *p = &c->pages[k];
             char *start = q + ((size_t)k << SLAB_PAGE_SHIFT), *f;
@@ -336,13 +339,12 @@ static int bgpevpn_slab_check(char *msg, size_t len) {
                     return -1;
                 }
             }
-            if (nfree + (Py_ssize_t)p->used != (Py_ssize_t)(p->bump / p->size) || p->used == 0
-                    || p->listed != (p->free != NULL || p->bump + p->size <= SLAB_PAGE)) {
-                PyOS_snprintf(msg, len, "page %p: %u used, %zd free, %u bumped, listed %d",
-                              start, (unsigned)p->used, nfree, (unsigned)(p->bump / p->size),
-                              (int)p->listed);
+            if (nfree + (Py_ssize_t)p->used != (Py_ssize_t)(p->bump / p->size) || p->used == 0) {
+                PyOS_snprintf(msg, len, "page %p: %u used, %zd free, %u bumped", start,
+                              (unsigned)p->used, nfree, (unsigned)(p->bump / p->size));
                 return -1;
             }
+            with_room += !bgpevpn_slab_page_full(p);
             if (p->clean && !bgpevpn_slab_zero(start + p->bump, SLAB_PAGE - p->bump)) {
                 PyOS_snprintf(msg, len, "clean page %p is not zero past its blocks", start);
                 return -1;
@@ -350,11 +352,39 @@ static int bgpevpn_slab_check(char *msg, size_t len) {
             blocks += p->used;
             octets += (Py_ssize_t)p->used * p->size;
         }
-        if (unused != (Py_ssize_t)c->nunused || listed != unused || c->listed != (unused > 0)) {
-            PyOS_snprintf(msg, len, "chunk %p: %zd unused pages, %u counted, %zd on its list, "
-                          "listed %d", q, unused, (unsigned)c->nunused, listed, (int)c->listed);
+        if (unused != (Py_ssize_t)c->nunused || onlist != unused) {
+            PyOS_snprintf(msg, len, "chunk %p: %zd unused pages, %u counted, %zd on its list",
+                          q, unused, (unsigned)c->nunused, onlist);
             return -1;
         }
+        roomy_chunks += unused > 0;
+    }
+    /* the lists hold exactly the pages with room and the chunks with unused pages */
+    for (listed = 0, i = 0; i < SLAB_CLASSES; i++) {
+        for (lp = bgpevpn_slab.classes[i]; lp != NULL && listed <= pages; lp = lp->next) {
+            listed++;
+            if (lp->size != i * SLAB_GRAIN || bgpevpn_slab_page_full(lp)) {
+                PyOS_snprintf(msg, len, "page of %u octets, full %d, on the list of %zd",
+                              (unsigned)lp->size, bgpevpn_slab_page_full(lp), i * SLAB_GRAIN);
+                return -1;
+            }
+        }
+    }
+    if (listed != with_room) {
+        PyOS_snprintf(msg, len, "%zd pages with room, %zd on the class lists", with_room, listed);
+        return -1;
+    }
+    for (listed = 0, lc = bgpevpn_slab.chunks; lc != NULL && listed <= chunks; lc = lc->next) {
+        listed++;
+        if (lc->nunused == 0) {
+            PyOS_snprintf(msg, len, "chunk %p without unused pages on the chunk list", lc);
+            return -1;
+        }
+    }
+    if (listed != roomy_chunks) {
+        PyOS_snprintf(msg, len, "%zd chunks with unused pages, %zd on the chunk list",
+                      roomy_chunks, listed);
+        return -1;
     }
     if (chunks != bgpevpn_slab.nchunks || pages != bgpevpn_slab.npages
             || blocks != bgpevpn_slab.nblocks || octets != bgpevpn_slab.nbytes) {
